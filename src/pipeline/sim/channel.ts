@@ -1,0 +1,92 @@
+import type { Packet } from './packet.ts';
+import type { ClockedModule } from './module.ts';
+
+/**
+ * An AXI4-Stream channel between two clocked modules (SPEC section 3).
+ *
+ * Both `tvalid` (with the beat: packet + beat index, from which tdata, tkeep,
+ * tlast and tuser follow) and `tready` are registered outputs: in cycle t each
+ * side sees the values its partner committed at the end of cycle t-1, and the
+ * beat moves in cycle t exactly when both are high (`fires()`). Because both
+ * sides read the same registered values, each knows whether the beat moved
+ * without combinational paths, which is what makes evaluation order irrelevant.
+ *
+ * Writers touch only the `next*` fields during evaluate; the simulator commits
+ * them after every module has evaluated.
+ */
+export class AxisChannel {
+  readonly name: string;
+  /** Index in the simulator's channel list (VCD identifier). */
+  id = -1;
+  producer: ClockedModule | null = null;
+  consumer: ClockedModule | null = null;
+
+  valid = false;
+  ready = false;
+  packet: Packet | null = null;
+  beat = 0;
+
+  nextValid = false;
+  nextReady = false;
+  nextPacket: Packet | null = null;
+  nextBeat = 0;
+
+  /** Cycle in which it was last committed, so a channel is committed once a cycle. */
+  committedCycle = -1;
+  beatsMoved = 0;
+  packetsMoved = 0;
+
+  constructor(name: string) {
+    this.name = name;
+  }
+
+  /** True when a beat moves in the current cycle (tvalid && tready, both registered). */
+  fires(): boolean {
+    return this.valid && this.ready;
+  }
+
+  /** tlast of the beat on the channel. */
+  isLast(): boolean {
+    return this.packet !== null && this.beat === this.packet.beats - 1;
+  }
+
+  /** Producer: offer `beat` of `packet` from the next cycle on. */
+  drive(packet: Packet, beat: number): void {
+    this.nextValid = true;
+    this.nextPacket = packet;
+    this.nextBeat = beat;
+  }
+
+  /** Producer: deassert tvalid from the next cycle on. */
+  release(): void {
+    this.nextValid = false;
+    this.nextPacket = null;
+    this.nextBeat = 0;
+  }
+
+  /** Consumer: tready for the next cycle. */
+  setReady(ready: boolean): void {
+    this.nextReady = ready;
+  }
+
+  /**
+   * Latches next values. Returns true when either end must be evaluated next
+   * cycle: a registered signal changed, or a beat will move.
+   */
+  commit(): boolean {
+    if (this.valid && this.ready) {
+      this.beatsMoved++;
+      if (this.packet !== null && this.beat === this.packet.beats - 1) this.packetsMoved++;
+    }
+    const changed =
+      this.valid !== this.nextValid ||
+      this.ready !== this.nextReady ||
+      this.packet !== this.nextPacket ||
+      this.beat !== this.nextBeat;
+    this.valid = this.nextValid;
+    this.ready = this.nextReady;
+    this.packet = this.nextPacket;
+    this.beat = this.nextBeat;
+    return changed || (this.valid && this.ready);
+  }
+}
