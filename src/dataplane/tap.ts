@@ -1,0 +1,194 @@
+/**
+ * A Port on a Linux TAP device (SPEC 4): /dev/net/tun with IFF_TAP | IFF_NO_PI, so
+ * every read() is one whole Ethernet frame without FCS and every write() sends one.
+ *
+ * Direction, as for every Port: frames the kernel end sends (the host's or the
+ * wire's stack) arrive here and go to the attached receiver, stamped with the model
+ * cycle the clock reports at the wake-up that read them; `transmit` writes a frame
+ * to the kernel end.
+ *
+ * Reads never block the event loop: the fd is non-blocking and the backend
+ * (tap-backend.ts) calls back once per wake-up with a burst of up to `maxBatch`
+ * frames read until EAGAIN, so a busy port costs one callback per burst, and other
+ * ports get their turn between bursts.
+ *
+ * The TAP is not persistent: closing the port deletes the interface. Moving its
+ * kernel end into a namespace and configuring it is the caller's business
+ * (see tap-netns.ts).
+ */
+import type { FrameReceiver, Port } from './port.ts';
+import {
+  EAGAIN,
+  loadTapBackend,
+  type TapBackend,
+  type TapBackendKind,
+  type TapWatch,
+} from './tap-backend.ts';
+
+/** Source of model time for receive stamps; the real-time driver supplies one. */
+export interface CycleClock {
+  nowCycle(): number;
+}
+
+export interface TapPortOptions {
+  /** Interface name, 1..15 bytes (IFNAMSIZ - 1), e.g. "fm-dma0". */
+  name: string;
+  /** Stamps received frames. Default: a clock that always says 0. */
+  clock?: CycleClock | (() => number);
+  /** `auto` (default): the addon when built, else koffi; env FATRIOT_TAP_BACKEND overrides auto. */
+  backend?: TapBackendKind | 'auto' | TapBackend;
+  /** Frames read per wake-up at most. Default 64. */
+  maxBatch?: number;
+  /** Largest frame accepted from the kernel, bytes. Default 9216 (jumbo MTU 9000 + header, rounded). */
+  maxFrameBytes?: number;
+}
+
+const ZERO_CLOCK: CycleClock = { nowCycle: () => 0 };
+
+export class TapPort implements Port {
+  readonly name: string;
+  readonly backendKind: TapBackendKind;
+  readonly maxBatch: number;
+  readonly maxFrameBytes: number;
+
+  /** Frames read from the kernel end and handed to the receiver. */
+  rxFrames = 0;
+  rxBytes = 0;
+  /** Frames written to the kernel end. */
+  txFrames = 0;
+  txBytes = 0;
+  /** Frames read while no receiver was attached. */
+  rxDroppedFrames = 0;
+  /** Read errors other than EAGAIN (the watch stops after one). */
+  rxErrors = 0;
+  /** Frames the kernel refused: its queue was full (EAGAIN). */
+  txDroppedFull = 0;
+  /** Frames the kernel refused: the interface is down (EIO), or another error. */
+  txDroppedDown = 0;
+  /** Frames transmitted after close. */
+  txDroppedClosed = 0;
+  /** Negative errno of the last failed read or write, 0 if none. */
+  lastErrno = 0;
+
+  private readonly backend: TapBackend;
+  private readonly clock: CycleClock;
+  private readonly fd: number;
+  private readonly slots: Uint8Array;
+  private readonly lengths: Int32Array;
+  /** Per-slot views reused while the frame length repeats, so steady traffic allocates nothing. */
+  private readonly slotViews: Uint8Array[];
+  private readonly slotViewLengths: Int32Array;
+  private readonly watch: TapWatch;
+  private receiver: FrameReceiver | null = null;
+  private closed = false;
+
+  constructor(options: TapPortOptions) {
+    this.name = options.name;
+    this.maxBatch = options.maxBatch ?? 64;
+    this.maxFrameBytes = options.maxFrameBytes ?? 9216;
+    if (!Number.isInteger(this.maxBatch) || this.maxBatch < 1) throw new RangeError('maxBatch must be >= 1');
+    if (!Number.isInteger(this.maxFrameBytes) || this.maxFrameBytes < 64) {
+      throw new RangeError('maxFrameBytes must be >= 64');
+    }
+    const clock = options.clock ?? ZERO_CLOCK;
+    this.clock = typeof clock === 'function' ? { nowCycle: clock } : clock;
+    const backend = options.backend ?? 'auto';
+    this.backend = typeof backend === 'object' ? backend : loadTapBackend(backend);
+    this.backendKind = this.backend.kind;
+
+    this.slots = new Uint8Array(this.maxFrameBytes * this.maxBatch);
+    this.lengths = new Int32Array(this.maxBatch);
+    this.slotViews = new Array<Uint8Array>(this.maxBatch);
+    this.slotViewLengths = new Int32Array(this.maxBatch);
+    for (let i = 0; i < this.maxBatch; i++) {
+      this.slotViews[i] = this.slots.subarray(i * this.maxFrameBytes, i * this.maxFrameBytes);
+    }
+
+    this.fd = this.backend.open(this.name);
+    try {
+      this.watch = this.backend.watch(
+        this.fd,
+        this.slots,
+        this.maxFrameBytes,
+        this.lengths,
+        this.maxBatch,
+        this.onBurst,
+      );
+    } catch (error) {
+      this.backend.close(this.fd);
+      throw error;
+    }
+  }
+
+  attach(receiver: FrameReceiver): void {
+    this.receiver = receiver;
+  }
+
+  receive(frame: Uint8Array, cycle: number): void {
+    const receiver = this.receiver;
+    if (receiver === null || this.closed) {
+      this.rxDroppedFrames++;
+      return;
+    }
+    this.rxFrames++;
+    this.rxBytes += frame.length;
+    receiver(frame, cycle);
+  }
+
+  /**
+   * Writes the frame to the kernel end; never throws. A refused frame is counted
+   * by reason (full queue, interface down, closed port) and dropped, as a NIC's
+   * DMA ring would drop it.
+   */
+  transmit(frame: Uint8Array, _cycle: number): void {
+    if (this.closed) {
+      this.txDroppedClosed++;
+      return;
+    }
+    const n = this.backend.write(this.fd, frame);
+    if (n >= 0) {
+      this.txFrames++;
+      this.txBytes += frame.length;
+      return;
+    }
+    this.lastErrno = n;
+    if (n === -EAGAIN) this.txDroppedFull++;
+    else this.txDroppedDown++;
+  }
+
+  /** Whether an idle port keeps the Node process alive (addon backend only; koffi always does). */
+  ref(on: boolean): void {
+    if (!this.closed) this.watch.ref(on);
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.watch.stop();
+    this.backend.close(this.fd);
+  }
+
+  private readonly onBurst = (count: number, error: number): void => {
+    if (error !== 0) {
+      this.rxErrors++;
+      this.lastErrno = error;
+    }
+    if (count === 0 || this.closed) return;
+    const cycle = this.clock.nowCycle();
+    const slotViews = this.slotViews;
+    const slotViewLengths = this.slotViewLengths;
+    const lengths = this.lengths;
+    for (let i = 0; i < count; i++) {
+      const length = lengths[i]!;
+      let view = slotViews[i]!;
+      if (slotViewLengths[i] !== length) {
+        const start = i * this.maxFrameBytes;
+        view = this.slots.subarray(start, start + length);
+        slotViews[i] = view;
+        slotViewLengths[i] = length;
+      }
+      this.receive(view, cycle);
+      if (this.closed) return;
+    }
+  };
+}
