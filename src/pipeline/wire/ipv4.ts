@@ -178,6 +178,7 @@ export class Ipv4View {
   }
 }
 
+/** Repr of an IPv4 header. Its parser is `parseIpv4Header` (`parseIpv4` parses address text, address.ts). */
 export interface Ipv4Repr {
   srcAddr: number;
   dstAddr: number;
@@ -197,7 +198,7 @@ export interface Ipv4Repr {
 }
 
 /** Parses and validates a header, checksum included (BadChecksum when it does not verify). */
-export function parseIpv4(buf: Uint8Array, offset = 0, length = buf.length - offset): ParseOutcome<Ipv4Repr> {
+export function parseIpv4Header(buf: Uint8Array, offset = 0, length = buf.length - offset): ParseOutcome<Ipv4Repr> {
   const view = new Ipv4View(buf, offset);
   const error = view.check(length);
   if (error !== WireError.Ok) return { ok: false, error };
@@ -226,7 +227,7 @@ export function ipv4HeaderLength(repr: Ipv4Repr): number {
 }
 
 /** Writes the header (options zero-padded to 32 bits) with a valid checksum; returns its length. */
-export function emitIpv4(repr: Ipv4Repr, buf: Uint8Array, offset = 0): number {
+export function emitIpv4Header(repr: Ipv4Repr, buf: Uint8Array, offset = 0): number {
   const headerLength = ipv4HeaderLength(repr);
   if (headerLength > IPV4_MAX_HEADER_LEN) throw new RangeError(`IPv4 options too long: ${repr.options.length} bytes`);
   const view = new Ipv4View(buf, offset);
