@@ -1,0 +1,180 @@
+import { execFile, spawnSync } from 'node:child_process';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { addonTapBackend } from '../../src/dataplane/tap-addon.ts';
+import { EIO, loadTapBackend, type TapBackend, type TapBackendKind } from '../../src/dataplane/tap-backend.ts';
+import { moveTapToNetns } from '../../src/dataplane/tap-netns.ts';
+import { TapPort } from '../../src/dataplane/tap.ts';
+import { addNetns, delNetns, linkCounters, linkNames, netnsSkipReason, uniquePrefix } from '../helpers/netns.ts';
+
+const skipReason = netnsSkipReason(['ping']);
+if (skipReason !== null) console.warn(`skipping TAP tests: ${skipReason}`);
+
+const backends: TapBackendKind[] = addonTapBackend() === null ? ['koffi'] : ['addon', 'koffi'];
+if (skipReason === null && backends.length === 1) {
+  console.warn('TAP addon not built (src/dataplane/native): testing the koffi backend only');
+}
+
+const KERNEL_IP = '10.77.9.1';
+const PEER_IP = '10.77.9.2';
+const PEER_MAC = [0x02, 0x77, 0x00, 0x00, 0x09, 0x02];
+
+function ipv4Bytes(address: string): number[] {
+  return address.split('.').map(Number);
+}
+
+/** ARP reply from PEER for an ARP request `frame` (RFC 826), or null if `frame` is not one for PEER. */
+function arpReplyFor(frame: Uint8Array): Uint8Array | null {
+  if (frame.length < 42 || frame[12] !== 0x08 || frame[13] !== 0x06 || frame[21] !== 1) return null;
+  if (frame.subarray(38, 42).join('.') !== PEER_IP) return null;
+  const reply = new Uint8Array(42);
+  reply.set(frame.subarray(6, 12), 0);
+  reply.set(PEER_MAC, 6);
+  reply.set([0x08, 0x06, 0x00, 0x01, 0x08, 0x00, 6, 4, 0x00, 0x02], 12);
+  reply.set(PEER_MAC, 22);
+  reply.set(ipv4Bytes(PEER_IP), 28);
+  reply.set(frame.subarray(22, 32), 32);
+  return reply;
+}
+
+/** ICMP echo reply for an echo request `frame` to PEER, with the ICMP checksum adjusted (RFC 1624). */
+function echoReplyFor(frame: Uint8Array): Uint8Array | null {
+  if (frame.length < 42 || frame[12] !== 0x08 || frame[13] !== 0x00 || frame[23] !== 1) return null;
+  const ihlBytes = (frame[14]! & 0x0f) * 4;
+  const icmp = 14 + ihlBytes;
+  if (frame[icmp] !== 8) return null;
+  const reply = new Uint8Array(frame);
+  reply.set(frame.subarray(6, 12), 0);
+  reply.set(frame.subarray(0, 6), 6);
+  reply.set(frame.subarray(30, 34), 26);
+  reply.set(frame.subarray(26, 30), 30);
+  reply[icmp] = 0;
+  // type 8 -> 0 lowers the 16-bit word by 0x0800, so the one's complement checksum rises by 0x0800.
+  let sum = ((reply[icmp + 2]! << 8) | reply[icmp + 3]!) + 0x0800;
+  sum = (sum & 0xffff) + (sum >>> 16);
+  reply[icmp + 2] = sum >>> 8;
+  reply[icmp + 3] = sum & 0xff;
+  return reply;
+}
+
+describe.skipIf(skipReason !== null)('TapPort on /dev/net/tun', () => {
+  describe.each(backends)('%s backend', (kind) => {
+    const netns = uniquePrefix(`tp${kind[0]}`);
+    const tapName = `${netns}k0`;
+    let port: TapPort | null = null;
+
+    beforeAll(() => addNetns(netns));
+    afterEach(() => {
+      port?.close();
+      port = null;
+    });
+    afterAll(() => delNetns(netns));
+
+    function openInNetns(options: { maxBatch?: number; backend?: TapBackend } = {}): TapPort {
+      const opened = new TapPort({ name: tapName, backend: options.backend ?? kind, clock: () => 1234, ...options });
+      port = opened;
+      moveTapToNetns(tapName, netns, { addresses: [`${KERNEL_IP}/24`] });
+      return opened;
+    }
+
+    it('hands an ARP request sent by the kernel end to the receiver, stamped with the clock cycle', async () => {
+      const tap = openInNetns();
+      expect(tap.backendKind).toBe(kind);
+      const seen: { frame: Uint8Array; cycle: number }[] = [];
+      tap.attach((frame, cycle) => seen.push({ frame: frame.slice(), cycle }));
+      const pinger = spawnSync('ip', ['netns', 'exec', netns, 'ping', '-c', '1', '-W', '0.3', PEER_IP]);
+      expect(pinger.status).not.toBe(0); // nobody answers yet
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      const arp = seen.find(({ frame }) => frame[12] === 0x08 && frame[13] === 0x06);
+      expect(arp).toBeDefined();
+      const { frame, cycle } = arp!;
+      expect(cycle).toBe(1234);
+      expect(frame.length).toBe(42); // no FCS, no padding from the kernel, no packet-info header
+      expect([...frame.subarray(0, 6)]).toEqual([0xff, 0xff, 0xff, 0xff, 0xff, 0xff]);
+      expect(frame[21]).toBe(1); // ARP request
+      expect(frame.subarray(28, 32).join('.')).toBe(KERNEL_IP);
+      expect(frame.subarray(38, 42).join('.')).toBe(PEER_IP);
+      expect(tap.rxFrames).toBe(seen.length);
+    });
+
+    it('transmits frames the kernel accepts: Node answers ARP and ICMP and ping succeeds', () => {
+      const tap = openInNetns();
+      tap.attach((frame, cycle) => {
+        const reply = arpReplyFor(frame) ?? echoReplyFor(frame);
+        if (reply !== null) tap.transmit(reply, cycle);
+      });
+      const before = linkCounters(netns, tapName);
+      return spawnPingAsync(netns).then((r) => {
+        expect(r.transmitted).toBe(5);
+        expect(r.received).toBe(5);
+        const after = linkCounters(netns, tapName);
+        expect(tap.txFrames).toBeGreaterThanOrEqual(6); // 1 ARP reply + 5 echo replies
+        expect(after.rxPackets - before.rxPackets).toBe(tap.txFrames);
+        expect(tap.txDroppedDown + tap.txDroppedFull).toBe(0);
+      });
+    });
+
+    it('reads a queued burst in wake-ups of at most maxBatch frames', () => {
+      const real = loadTapBackend(kind);
+      const bursts: number[] = [];
+      const counting: TapBackend = {
+        ...real,
+        watch: (fd, slots, slotBytes, lengths, maxBatch, onBurst) =>
+          real.watch(fd, slots, slotBytes, lengths, maxBatch, (count, error) => {
+            bursts.push(count);
+            onBurst(count, error);
+          }),
+      };
+      const tap = openInNetns({ maxBatch: 8, backend: counting });
+      let frames = 0;
+      tap.attach(() => frames++);
+      spawnSync('ip', ['-n', netns, 'neigh', 'replace', PEER_IP, 'lladdr', '02:77:00:00:09:02', 'dev', tapName, 'nud', 'permanent']);
+      // spawnSync blocks the event loop, so all 20 echo requests queue in the TAP before any read.
+      spawnSync('ip', ['netns', 'exec', netns, 'ping', '-c', '20', '-i', '0.002', '-W', '0.05', '-q', PEER_IP]);
+      return new Promise<void>((resolve) => setTimeout(resolve, 100)).then(() => {
+        expect(frames).toBe(20);
+        expect(bursts).toEqual([8, 8, 4]);
+      });
+    });
+
+    it('counts a frame written while the kernel end is down as dropped, without throwing', () => {
+      const tap = openInNetns();
+      spawnSync('ip', ['-n', netns, 'link', 'set', 'dev', tapName, 'down']);
+      const frame = new Uint8Array(60);
+      frame.fill(0xff, 0, 6);
+      tap.transmit(frame, 0);
+      expect(tap.txFrames).toBe(0);
+      expect(tap.txDroppedDown).toBe(1);
+      expect(tap.lastErrno).toBe(-EIO);
+    });
+
+    it('close is idempotent, deletes the interface and drops later transmits', () => {
+      const tap = openInNetns();
+      expect(linkNames(netns)).toContain(tapName);
+      tap.close();
+      tap.close();
+      expect(linkNames(netns)).not.toContain(tapName);
+      tap.transmit(new Uint8Array(60), 0);
+      expect(tap.txDroppedClosed).toBe(1);
+    });
+  });
+
+  it('refuses a second open of the same TAP name with a clear error', () => {
+    const name = `${uniquePrefix('tpd')}d0`;
+    const first = new TapPort({ name, backend: backends[0] });
+    try {
+      expect(() => new TapPort({ name, backend: backends[0] })).toThrow(/TUNSETIFF|busy/i);
+    } finally {
+      first.close();
+    }
+  });
+});
+
+/** ping that does not block the event loop (the TAP must be read while it runs). */
+function spawnPingAsync(netns: string): Promise<{ transmitted: number; received: number }> {
+  return new Promise((resolve) => {
+    execFile('ip', ['netns', 'exec', netns, 'ping', '-n', '-c', '5', '-i', '0.02', '-w', '3', PEER_IP], (_error, stdout) => {
+      const m = /(\d+) packets transmitted, (\d+) received/.exec(stdout);
+      resolve({ transmitted: m ? Number(m[1]) : 0, received: m ? Number(m[2]) : 0 });
+    });
+  });
+}
