@@ -3,7 +3,8 @@
  *   up                      build the testbed and hold it until Ctrl-C (then tear down)
  *   down                    remove everything of prefix P (also after a crash)
  *   status                  JSON status
- *   delay {main|backup} MS  netem processing delay on the host; clear-delay HOST removes it
+ *   delay {main|backup} MS [auto|netem|service]   processing delay on the host (prints which);
+ *                           clear-delay HOST removes it
  *   hang | kill | resume HOST   SIGSTOP / SIGKILL / SIGCONT the host's echo service
  *   crash | recover HOST    host interface down / up
  */
@@ -50,7 +51,7 @@ async function main(): Promise<void> {
       console.log(JSON.stringify(testbedStatus(ref), null, 2));
       return;
     case 'delay':
-      addDelay(host(), Number(valueArg), ref);
+      console.log(addDelay(host(), Number(valueArg), ref, (positionals[3] ?? 'auto') as 'auto' | 'netem' | 'service'));
       return;
     case 'clear-delay':
       clearDelay(host(), ref);

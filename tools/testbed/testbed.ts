@@ -233,9 +233,9 @@ export class Testbed {
     return run('ip', ['netns', 'exec', netns, command, ...args]);
   }
 
-  /** Processing delay on a host (SPEC 4): netem on the host's egress, so its replies are late. */
-  addDelay(role: HostRole, delayMs: number): void {
-    addDelay(role, delayMs, this.ref);
+  /** Processing delay on a host (SPEC 4); see the function addDelay. */
+  addDelay(role: HostRole, delayMs: number, how: DelayHow = 'auto'): DelayHow {
+    return addDelay(role, delayMs, this.ref, how);
   }
 
   clearDelay(role: HostRole): void {
@@ -296,6 +296,7 @@ export class Testbed {
       [
         'netns', 'exec', host.netns, process.execPath, ...TSX_ARGS,
         join(REPO_ROOT, 'tools/testbed/udp-echo.ts'), '--port', String(this.plan.echoPort),
+        '--delay-file', delayFile(this.ref, host.role),
         markerFor(this.plan.prefix),
       ],
       join(instanceDir(this.ref), `${role}.log`),
@@ -502,19 +503,54 @@ function hostOf(role: HostRole, ref: TestbedRef): HostPlan {
   return testbedPlan(ref.prefix ?? 'f')[role];
 }
 
-/** `tc qdisc replace dev DMA root netem delay Xms` in the host's namespace. */
-export function addDelay(role: HostRole, delayMs: number, ref: TestbedRef = {}): void {
-  if (!(delayMs >= 0)) throw new RangeError(`delayMs must be >= 0, got ${delayMs}`);
-  const host = hostOf(role, ref);
-  run('ip', ['netns', 'exec', host.netns, 'tc', 'qdisc', 'replace', 'dev', host.dmaTap, 'root', 'netem', 'delay', `${delayMs}ms`]);
+/**
+ * How a processing delay is made: `netem` delays everything the host sends (tc qdisc
+ * netem on the host's interface, so ICMP and UDP replies are late alike); `service`
+ * makes the host's echo server hold its replies (ICMP unaffected), for kernels built
+ * without sch_netem; `auto` tries netem first.
+ */
+export type DelayHow = 'auto' | 'netem' | 'service';
+
+function delayFile(ref: TestbedRef, role: HostRole): string {
+  return join(instanceDir(ref), `echo-${role}.delay-ms`);
 }
 
+/** True unless tc reported that this kernel has no netem qdisc. */
+let netemSupported: boolean | undefined;
+
+export function addDelay(role: HostRole, delayMs: number, ref: TestbedRef = {}, how: DelayHow = 'auto'): DelayHow {
+  if (!(delayMs >= 0) || !Number.isFinite(delayMs)) throw new RangeError(`delayMs must be >= 0, got ${delayMs}`);
+  const host = hostOf(role, ref);
+  if (how !== 'service' && netemSupported !== false) {
+    try {
+      run('ip', ['netns', 'exec', host.netns, 'tc', 'qdisc', 'replace', 'dev', host.dmaTap, 'root', 'netem', 'delay', `${delayMs}ms`]);
+      netemSupported = true;
+      return 'netem';
+    } catch (error) {
+      if (!/qdisc kind is unknown/i.test((error as Error).message)) throw error;
+      netemSupported = false;
+    }
+  }
+  if (how === 'netem') throw new Error('this kernel has no sch_netem (tc netem); use the service delay');
+  setServiceDelay(role, delayMs, ref);
+  return 'service';
+}
+
+function setServiceDelay(role: HostRole, delayMs: number, ref: TestbedRef): void {
+  const full = fullRef(ref);
+  const pid = readState(full)?.pids[`echo-${role}`];
+  writeFileSync(delayFile(full, role), `${Math.round(delayMs)}\n`);
+  if (pid !== undefined && isAlive(pid) && isOurs(pid, markerFor(full.prefix))) process.kill(pid, 'SIGHUP');
+}
+
+/** Removes both kinds of delay. */
 export function clearDelay(role: HostRole, ref: TestbedRef = {}): void {
   const host = hostOf(role, ref);
   const qdisc = run('ip', ['netns', 'exec', host.netns, 'tc', 'qdisc', 'show', 'dev', host.dmaTap]);
   if (qdisc.includes('netem')) {
     run('ip', ['netns', 'exec', host.netns, 'tc', 'qdisc', 'del', 'dev', host.dmaTap, 'root']);
   }
+  if (existsSync(delayFile(fullRef(ref), role))) setServiceDelay(role, 0, ref);
 }
 
 export function stopService(role: HostRole, how: 'hang' | 'kill' = 'hang', ref: TestbedRef = {}): void {
