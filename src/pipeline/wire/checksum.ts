@@ -11,10 +11,11 @@
 const PROTOCOL_TCP = 6;
 const PROTOCOL_UDP = 17;
 
-/** Folds a 32-bit-or-wider running sum into 16 bits with end-around carry (RFC 1071 4.1). */
+/**
+ * Folds a running sum below 2^32 into 16 bits with end-around carry (RFC 1071 4.1).
+ * Every sum built here stays below 2^32 (internetSum folds as it goes).
+ */
 export function foldSum(sum: number): number {
-  // Two folds suffice while sum < 2^32; one more guards sums built from many words.
-  sum = (sum & 0xffff) + Math.floor(sum / 0x10000);
   sum = (sum & 0xffff) + (sum >>> 16);
   return (sum & 0xffff) + (sum >>> 16);
 }
