@@ -143,29 +143,7 @@ export function lineRateCyclesPerFrameFloat(frameLenNoFcs: number, coreHz: numbe
   return numerator / denominator;
 }
 
-/**
- * Destination one-hot that nic_output_port_lookup writes into tuser[31:24] for a source one-hot
- * (nic_output_port_lookup.v): no source -> nf0, any dma (odd) bit -> src >> 1, else src << 1.
- */
-export function nicOutputPortLookupDst(srcOneHot: number): number {
-  const src = srcOneHot & 0xff;
-  if (src === 0) return portOneHot(spec.nicOutputPortLookup.defaultDstWhenNoSrc.value as PortName);
-  const fromDma = (src & 0xaa) !== 0;
-  return fromDma ? src >> 1 : (src << 1) & 0xff;
-}
 
-/** Bit mask of output queues (bit i = queue i; queue 4 = the shared DMA queue) for a dst one-hot (output_queues.v oq). */
-export function outputQueueMask(dstOneHot: number): number {
-  const ports = spec.ports;
-  let mask = 0;
-  for (const name of ['nf0', 'nf1', 'nf2', 'nf3'] as const) {
-    if (dstOneHot & portOneHot(name)) mask |= 1 << ports.outputQueueSlot[name].value;
-  }
-  if (dstOneHot & (portOneHot('dma0') | portOneHot('dma1') | portOneHot('dma2') | portOneHot('dma3'))) {
-    mask |= 1 << ports.outputQueueSlot.dma.value;
-  }
-  return mask;
-}
 
 /** Output-queue latency in cycles for a variant of output_queues.v. */
 export function outputQueuesLatencyCycles(variant: OutputQueuesVariant = defaultOutputQueuesVariant): number {

@@ -12,8 +12,6 @@ import {
   lineRateFramesPerSecond,
   listFacts,
   netfpgaSpec,
-  nicOutputPortLookupDst,
-  outputQueueMask,
   outputQueuesCounterAddress,
   outputQueuesLatencyCycles,
   portNameOfOneHot,
@@ -22,6 +20,8 @@ import {
   validateSpec,
   wireBytesPerFrame,
 } from '../../hw/netfpga-spec/index.ts';
+import { nicDestination as nicOutputPortLookupDst } from '../../src/pipeline/modules/nic-output-port-lookup.ts';
+import { outputQueueMask } from '../../src/pipeline/modules/output-queues.ts';
 
 describe('reference-nic.json facts', () => {
   const facts = listFacts(netfpgaSpec);

@@ -37,6 +37,7 @@ export class Simulator {
   private awake: ClockedModule[] = [];
   private touched: AxisChannel[] = [];
   private rng: number;
+  private stepping = false;
   private readonly shuffle: boolean;
 
   constructor(options: SimulatorOptions = {}) {
@@ -65,7 +66,9 @@ export class Simulator {
 
   /** Schedules `module` to be evaluated at `cycle`, or now if that has passed. */
   wake(module: ClockedModule, cycle: number): void {
-    const at = cycle < this.now ? this.now : cycle;
+    // During a step, the present cycle is being evaluated: the earliest is the next one.
+    const earliest = this.stepping ? this.now + 1 : this.now;
+    const at = cycle < earliest ? earliest : cycle;
     if (at < this.wakeCycle[module.id]!) this.wakeCycle[module.id] = at;
   }
 
@@ -111,6 +114,7 @@ export class Simulator {
     }
     if (this.shuffle) this.shuffleFirst(awake, n);
     this.now = t;
+    this.stepping = true;
     for (let i = 0; i < n; i++) awake[i]!.evaluate(t);
     for (let i = 0; i < n; i++) {
       const m = awake[i]!;
@@ -136,6 +140,7 @@ export class Simulator {
       }
     }
     this.evaluatedCycles++;
+    this.stepping = false;
     this.now = t1;
     if (this.observer !== null) this.observer.afterCycle(t, awake, n, touched, c);
   }

@@ -1,0 +1,116 @@
+import type { AxisChannel } from '../sim/channel.ts';
+import { ClockedModule, IDLE, type TraceSignal } from '../sim/module.ts';
+import { FallthroughSmallFifo } from './fallthrough-small-fifo.ts';
+
+const STATE_IDLE = 0;
+const STATE_WR_PKT = 1;
+
+export interface InputArbiterParams {
+  /** MAX_DEPTH_BITS of each input fallthrough_small_fifo. */
+  inFifoDepthBits: number;
+}
+
+/**
+ * NetFPGA-SUME input_arbiter (lib/hw/std/cores/input_arbiter_v1_0_0/hdl/input_arbiter.v):
+ * one fallthrough_small_fifo per source, tready = !nearly_full, and a two-state
+ * round robin. In IDLE the current queue's head is offered; if the queue is empty
+ * the pointer moves on one queue per cycle (the cycles spent on empty inputs);
+ * after a packet's last beat the pointer moves to the next queue. m_axis_tvalid is
+ * !empty of the current queue in both states.
+ */
+export class InputArbiter extends ClockedModule {
+  readonly fifos: FallthroughSmallFifo[];
+  private readonly ins: AxisChannel[];
+  private readonly out: AxisChannel;
+  state = STATE_IDLE;
+  curQueue = 0;
+  /** pktin / pktout registers of input_arbiter_cpu_regs. */
+  pktIn = 0;
+  pktOut = 0;
+  private lastCycle = -1;
+
+  constructor(name: string, inputs: AxisChannel[], output: AxisChannel, params: InputArbiterParams) {
+    super(name);
+    this.ins = inputs.map((ch) => this.input(ch));
+    this.out = this.output(output);
+    this.fifos = inputs.map((_, i) => new FallthroughSmallFifo(`${name}.in${i}`, params.inFifoDepthBits));
+  }
+
+  override reset(): void {
+    for (const ch of this.ins) ch.ready = ch.nextReady = true;
+  }
+
+  evaluate(cycle: number): void {
+    const fifos = this.fifos;
+    const out = this.out;
+    const n = fifos.length;
+    // While asleep in IDLE with every queue empty, the RTL pointer kept walking one
+    // queue a cycle; catch it up so the next packet sees the pointer where the
+    // hardware would have it (this decides its latency).
+    if (this.state === STATE_IDLE && cycle > this.lastCycle + 1 && fifos[this.curQueue]!.empty()) {
+      this.curQueue = (this.curQueue + (cycle - this.lastCycle - 1)) % n;
+    }
+    this.lastCycle = cycle;
+    const cur = this.curQueue;
+    const tready = out.ready;
+    const curFifo = fifos[cur]!;
+    let rdCur = false;
+    let nextState = this.state;
+    let nextCur = cur;
+    if (this.state === STATE_IDLE) {
+      if (!curFifo.empty()) {
+        if (tready) {
+          nextState = STATE_WR_PKT;
+          rdCur = true;
+        }
+      } else {
+        nextCur = cur === n - 1 ? 0 : cur + 1;
+      }
+    } else if (tready && !curFifo.empty()) {
+      rdCur = true;
+      if (curFifo.doutBeat() === curFifo.doutPacket().beats - 1) {
+        nextState = STATE_IDLE;
+        nextCur = cur === n - 1 ? 0 : cur + 1;
+      }
+    }
+    if (rdCur && curFifo.doutBeat() === curFifo.doutPacket().beats - 1) this.pktOut++;
+    for (let i = 0; i < n; i++) {
+      const ch = this.ins[i]!;
+      const fifo = fifos[i]!;
+      const wr = ch.valid && ch.ready;
+      const rd = rdCur && i === cur;
+      if (wr || rd || fifo.settling()) {
+        if (wr && ch.beat === ch.packet!.beats - 1) this.pktIn++;
+        fifo.clock(wr, ch.packet, ch.beat, rd);
+      }
+      ch.setReady(!fifo.nearlyFull());
+    }
+    this.state = nextState;
+    this.curQueue = nextCur;
+    const head = fifos[nextCur]!;
+    if (head.empty()) out.release();
+    else out.drive(head.doutPacket(), head.doutBeat());
+  }
+
+  commit(cycle: number): number {
+    // The pointer walks over empty queues by itself while in IDLE with work queued,
+    // and FIFO output registers fill by themselves.
+    const fifos = this.fifos;
+    let pending = false;
+    for (let i = 0; i < fifos.length; i++) {
+      const f = fifos[i]!;
+      if (f.settling()) return cycle + 1;
+      if (!f.empty()) pending = true;
+    }
+    if (this.state === STATE_IDLE && pending && fifos[this.curQueue]!.empty()) return cycle + 1;
+    return IDLE;
+  }
+
+  override traceSignals(): TraceSignal[] {
+    return [
+      { name: 'state', width: 1, read: () => this.state },
+      { name: 'cur_queue', width: 3, read: () => this.curQueue },
+      ...this.fifos.map((f, i) => ({ name: `in${i}_level`, width: 8, read: () => f.occupancy() })),
+    ];
+  }
+}

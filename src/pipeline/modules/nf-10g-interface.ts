@@ -1,0 +1,255 @@
+import { netfpgaSpec } from '../../../hw/netfpga-spec/index.ts';
+import type { Port } from '../../dataplane/port.ts';
+import type { AxisChannel } from '../sim/channel.ts';
+import { BeatFifo } from '../sim/fifo.ts';
+import { ClockedModule, IDLE, type TraceSignal } from '../sim/module.ts';
+import type { Packet, PacketPool } from '../sim/packet.ts';
+import { TimedRing } from '../sim/ring.ts';
+import { WireTiming } from './ethernet-wire.ts';
+
+const eth = netfpgaSpec.ethernet;
+const rxSpec = netfpgaSpec.nf10gInterface.rx;
+const txSpec = netfpgaSpec.nf10gInterface.tx;
+const MAC_WORD_BYTES = eth.macWordBytes.value;
+/** Smallest frame without FCS that a sender's MAC puts on the wire (64 with FCS). */
+const MIN_FRAME_NO_FCS = eth.minFrameBytesWithFcs.value - eth.fcsBytes.value;
+/** Largest frame without FCS the MAC accepts: the reference NIC configures no jumbo frames. */
+const MAX_FRAME_NO_FCS = eth.maxFrameBytesWithFcs.value - eth.fcsBytes.value;
+/** Shortest thing that can be an Ethernet frame (dst, src, ethertype). */
+const ETHERNET_HEADER_BYTES = 14;
+
+/** Counter indices of one 10G interface (nf_10g_interface pktin/pktout plus drops by reason). */
+export const MAC_COUNTERS = ['rxPackets', 'rxBytes', 'txPackets', 'txBytes', 'rxDropFifoFull', 'rxDropRunt', 'rxDropOversize'] as const;
+export const MAC_RX_PACKETS = 0;
+export const MAC_RX_BYTES = 1;
+export const MAC_TX_PACKETS = 2;
+export const MAC_TX_BYTES = 3;
+export const MAC_RX_DROP_FIFO_FULL = 4;
+export const MAC_RX_DROP_RUNT = 5;
+export const MAC_RX_DROP_OVERSIZE = 6;
+
+/**
+ * Receive half of nf_10g_interface (MAC, rx_queue, 64->256 nf_axis_converter),
+ * per hw/netfpga-spec README "10G interface, receive":
+ * - frames are paced by the wire at 10 Gb/s (preamble, FCS, IFG included);
+ * - at a frame's first word, if the rx buffering is past its almost-full mark the
+ *   whole frame is dropped (rx_queue cannot back-pressure the MAC);
+ * - the converter is store-and-forward: the first core beat comes
+ *   rxLastMacWordToCoreFirstBeatCycles after the MAC has the last word, then one
+ *   beat every rx.cyclesPerBeat cycles (it reads one 64-bit word a cycle);
+ * - tuser src = the interface's one-hot bit; frames carry no FCS.
+ */
+export class Nf10gRx extends ClockedModule {
+  readonly counters: Float64Array;
+  private readonly out: AxisChannel;
+  private readonly pool: PacketPool;
+  private readonly timing: WireTiming;
+  private readonly srcPortOneHot: number;
+  /** Frames on the wire, keyed by the cycle of their first word. */
+  private readonly wire = new TimedRing<Packet>();
+  /** Accepted frames waiting for the core, keyed by the cycle their first beat is ready. */
+  private readonly rxq = new TimedRing<Packet>();
+  private readonly lastWordCycles = new TimedRing<Packet>();
+  private wireFreeUnits = 0;
+  /** 64-bit words held between the MAC and the core (rx_queue plus converter FIFO). */
+  private bufferedWords = 0;
+  private readonly dropThresholdWords: number;
+  private current: Packet | null = null;
+  private beat = 0;
+  private beatReadyCycle = 0;
+  private firstBeatCycle = 0;
+
+  constructor(name: string, output: AxisChannel, pool: PacketPool, timing: WireTiming, srcPortOneHot: number, counters: Float64Array) {
+    super(name);
+    this.counters = counters;
+    this.out = this.output(output);
+    this.pool = pool;
+    this.timing = timing;
+    this.srcPortOneHot = srcPortOneHot;
+    // assumed composite: the almost-full offset of the rx_queue FIFO plus the converter's input FIFO.
+    this.dropThresholdWords = rxSpec.macFifoAlmostFullOffsetWords.value + rxSpec.converterInputFifoDepthWords.value;
+  }
+
+  /** A frame from the link, whose sender started it no earlier than `cycle`. */
+  receiveFrame(frame: Uint8Array, cycle: number): void {
+    const len = frame.length;
+    const timing = this.timing;
+    const arrival = Math.max(timing.unitsAt(cycle), this.wireFreeUnits);
+    const wireLen = len < MIN_FRAME_NO_FCS ? MIN_FRAME_NO_FCS : len;
+    this.wireFreeUnits = arrival + timing.frameUnits(wireLen);
+    if (len < ETHERNET_HEADER_BYTES) {
+      this.counters[MAC_RX_DROP_RUNT]!++;
+      return;
+    }
+    if (len > MAX_FRAME_NO_FCS) {
+      this.counters[MAC_RX_DROP_OVERSIZE]!++;
+      return;
+    }
+    // A sender's MAC pads short frames to the minimum; the receiver sees the padding.
+    const p = this.pool.take(wireLen);
+    p.data.set(frame, 0);
+    if (wireLen > len) p.data.fill(0, len, wireLen);
+    p.srcPort = this.srcPortOneHot;
+    p.dstPort = 0;
+    const firstWordCycle = timing.cycleAt(arrival + timing.firstWordUnits());
+    p.ingressCycle = firstWordCycle;
+    this.wire.push(p, firstWordCycle);
+    this.lastWordCycles.push(p, timing.cycleAt(arrival + timing.lastWordUnits(wireLen)));
+    this.wakeAt(firstWordCycle);
+  }
+
+  evaluate(cycle: number): void {
+    const out = this.out;
+    // Drop decisions at each frame's first word.
+    while (this.wire.length > 0 && this.wire.peekTime() <= cycle) {
+      const p = this.wire.shift();
+      const lastWord = this.lastWordCycles.peekTime();
+      this.lastWordCycles.shift();
+      if (this.bufferedWords >= this.dropThresholdWords) {
+        this.counters[MAC_RX_DROP_FIFO_FULL]!++;
+        this.pool.release(p);
+        continue;
+      }
+      this.bufferedWords += Math.ceil(p.length / MAC_WORD_BYTES);
+      this.counters[MAC_RX_PACKETS]!++;
+      this.counters[MAC_RX_BYTES]! += p.length;
+      this.rxq.push(p, lastWord + netfpgaSpec.latency.rxLastMacWordToCoreFirstBeatCycles.value);
+    }
+    if (out.valid && out.ready) {
+      const p = this.current!;
+      const words = Math.min(4, Math.ceil((p.length - this.beat * 32) / MAC_WORD_BYTES));
+      this.bufferedWords -= words;
+      if (++this.beat === p.beats) {
+        this.current = null;
+      } else {
+        this.beatReadyCycle = Math.max(this.beatAvailable(p, this.beat), cycle + 1);
+      }
+    }
+    if (this.current === null && this.rxq.length > 0) {
+      this.firstBeatCycle = this.rxq.peekTime();
+      this.current = this.rxq.shift();
+      this.beat = 0;
+      this.beatReadyCycle = this.firstBeatCycle;
+    }
+    if (this.current !== null && this.beatReadyCycle <= cycle + 1) out.drive(this.current, this.beat);
+    else out.release();
+  }
+
+  /** Cycle at which beat k of a frame whose first beat is ready at firstBeatCycle is packed. */
+  private beatAvailable(p: Packet, k: number): number {
+    const per = rxSpec.cyclesPerBeat.value;
+    if (k < p.beats - 1) return this.firstBeatCycle + per * k;
+    const wordsInLast = Math.ceil((p.length - 32 * k) / MAC_WORD_BYTES);
+    return this.firstBeatCycle + per * (k - 1) + wordsInLast;
+  }
+
+  commit(cycle: number): number {
+    let next = this.wire.peekTime();
+    if (this.current !== null) {
+      if (!this.out.valid) next = Math.min(next, this.beatReadyCycle - 1);
+    } else if (this.rxq.length > 0) {
+      next = Math.min(next, this.rxq.peekTime() - 1);
+    }
+    return next <= cycle ? cycle + 1 : next;
+  }
+
+  override traceSignals(): TraceSignal[] {
+    return [{ name: 'buffered_words', width: 16, read: () => this.bufferedWords }];
+  }
+}
+
+/**
+ * Transmit half of nf_10g_interface (256->64 converter, tx_queue, MAC), per
+ * hw/netfpga-spec README "10G interface, transmit": the converter FIFO accepts
+ * beats while it has room, hands one beat every tx.cyclesPerBeat cycles to the
+ * store-and-forward tx_queue, and a frame goes on the wire once it is whole
+ * there and the wire is free. The port sees the frame when its last bit has left.
+ * Short frames are padded to the minimum by the MAC.
+ */
+export class Nf10gTx extends ClockedModule {
+  readonly counters: Float64Array;
+  private readonly in: AxisChannel;
+  private readonly pool: PacketPool;
+  private readonly timing: WireTiming;
+  private readonly converter: BeatFifo;
+  private readonly txQueueCapacityWords: number;
+  private txQueueWords = 0;
+  private nextDrainCycle = 0;
+  /** Frames whole in tx_queue, keyed by the cycle they may start on the wire. */
+  private readonly ready = new TimedRing<Packet>();
+  /** Frames on the wire, keyed by the cycle their last bit leaves. */
+  private readonly sending = new TimedRing<Packet>();
+  private wireFreeUnits = 0;
+  port: Port | null = null;
+  private readonly padBuffer = new Uint8Array(MIN_FRAME_NO_FCS);
+
+  constructor(name: string, input: AxisChannel, pool: PacketPool, timing: WireTiming, counters: Float64Array) {
+    super(name);
+    this.in = this.input(input);
+    this.pool = pool;
+    this.timing = timing;
+    this.counters = counters;
+    this.converter = new BeatFifo(`${name}.converter`, txSpec.converterInputFifoDepthBeats.value);
+    this.txQueueCapacityWords = txSpec.macFifoWords.value - txSpec.macFifoAlmostFullOffsetWords.value;
+  }
+
+  override reset(): void {
+    this.in.ready = this.in.nextReady = true;
+  }
+
+  evaluate(cycle: number): void {
+    const inCh = this.in;
+    if (inCh.valid && inCh.ready) this.converter.push(inCh.packet!, inCh.beat);
+    // Converter: one 256-bit beat every cyclesPerBeat cycles into tx_queue.
+    if (!this.converter.isEmpty() && cycle >= this.nextDrainCycle) {
+      const p = this.converter.headPacket()!;
+      const k = this.converter.headBeat();
+      const words = Math.min(4, Math.ceil((p.length - k * 32) / MAC_WORD_BYTES));
+      if (this.txQueueWords + words <= this.txQueueCapacityWords) {
+        this.converter.pop();
+        this.txQueueWords += words;
+        this.nextDrainCycle = cycle + txSpec.cyclesPerBeat.value;
+        if (k === p.beats - 1) {
+          this.ready.push(p, cycle + txSpec.converterLatencyCycles.value + txSpec.asyncFifoCrossingLatencyCycles.value);
+        }
+      }
+    }
+    // MAC: start whole frames on the wire in order.
+    while (this.ready.length > 0 && this.ready.peekTime() <= cycle) {
+      const p = this.ready.shift();
+      const start = Math.max(this.timing.unitsAt(cycle), this.wireFreeUnits);
+      const wireLen = p.length < MIN_FRAME_NO_FCS ? MIN_FRAME_NO_FCS : p.length;
+      this.wireFreeUnits = start + this.timing.frameUnits(wireLen);
+      this.sending.push(p, this.timing.cycleAt(start + this.timing.lastWordUnits(wireLen)));
+    }
+    while (this.sending.length > 0 && this.sending.peekTime() <= cycle) {
+      const p = this.sending.shift();
+      this.txQueueWords -= Math.ceil(p.length / MAC_WORD_BYTES);
+      this.counters[MAC_TX_PACKETS]!++;
+      this.counters[MAC_TX_BYTES]! += p.length;
+      if (this.port !== null) this.port.transmit(this.frameOf(p), cycle + 1);
+      this.pool.release(p);
+    }
+    inCh.setReady(this.converter.levelBeats < this.converter.depthBeats);
+  }
+
+  private frameOf(p: Packet): Uint8Array {
+    if (p.length >= MIN_FRAME_NO_FCS) return p.data.subarray(0, p.length);
+    this.padBuffer.fill(0);
+    this.padBuffer.set(p.data.subarray(0, p.length), 0);
+    return this.padBuffer;
+  }
+
+  commit(cycle: number): number {
+    let next = Math.min(this.ready.peekTime(), this.sending.peekTime());
+    if (!this.converter.isEmpty()) next = Math.min(next, Math.max(this.nextDrainCycle, cycle + 1));
+    return next <= cycle ? cycle + 1 : next;
+  }
+
+  override traceSignals(): TraceSignal[] {
+    return [
+      { name: 'converter_level', width: 8, read: () => this.converter.levelBeats },
+      { name: 'tx_queue_words', width: 16, read: () => this.txQueueWords },
+    ];
+  }
+}

@@ -1,0 +1,126 @@
+import { netfpgaSpec } from '../../../hw/netfpga-spec/index.ts';
+import type { Port } from '../../dataplane/port.ts';
+import type { AxisChannel } from '../sim/channel.ts';
+import { ClockedModule, type TraceSignal } from '../sim/module.ts';
+import type { Packet, PacketPool } from '../sim/packet.ts';
+import { TimedRing } from '../sim/ring.ts';
+
+const dma = netfpgaSpec.dma;
+
+/** Counter indices of the DMA engine, per virtual port (dma0..dma3). */
+export const DMA_COUNTERS = ['fromHostPackets', 'fromHostBytes', 'toHostPackets', 'toHostBytes', 'dropNoPort'] as const;
+export const DMA_FROM_HOST_PACKETS = 0;
+export const DMA_FROM_HOST_BYTES = 1;
+export const DMA_TO_HOST_PACKETS = 2;
+export const DMA_TO_HOST_BYTES = 3;
+export const DMA_DROP_NO_PORT = 4;
+
+/**
+ * The host side of the reference NIC (nf_riffa_dma over PCIe): four virtual ports
+ * dma0..dma3 multiplexed on one AXI4-Stream pair, told apart by the odd tuser bits.
+ * The PCIe link (Gen2 x8 here) paces frames from the host; each direction adds the
+ * DMA latency of hw/netfpga-spec (assumed there: RIFFA's own latency is not in the
+ * sources). Towards the host tready stays high: the driver's ring is modelled as
+ * never full (the paper's driver bottleneck is host software, outside the NIC).
+ */
+export class NfRiffaDma extends ClockedModule {
+  readonly ports: (Port | null)[];
+  readonly counters: Float64Array;
+  private readonly out: AxisChannel;
+  private readonly in: AxisChannel;
+  private readonly pool: PacketPool;
+  private readonly fromHost = new TimedRing<Packet>();
+  private readonly toHost = new TimedRing<Packet>();
+  private readonly pcieUnitsPerCycle: number;
+  private readonly pcieUnitsPerByte: number;
+  private pcieFreeUnits = 0;
+  private current: Packet | null = null;
+  private beat = 0;
+
+  constructor(name: string, toCore: AxisChannel, fromCore: AxisChannel, pool: PacketPool, coreHz: number, numPorts = 4) {
+    super(name);
+    this.out = this.output(toCore);
+    this.in = this.input(fromCore);
+    this.pool = pool;
+    this.ports = new Array<Port | null>(numPorts).fill(null);
+    this.counters = new Float64Array(numPorts * DMA_COUNTERS.length);
+    // PCIe payload rate: lanes x GT/s x 8b/10b; time in units of 1/coreHz/bytesPerSecond.
+    const bytesPerSecond = (dma.pcieLanes.value * dma.pcieLinkSpeedGtps.value * 1e9 * 0.8) / 8;
+    const g = gcd(bytesPerSecond, coreHz);
+    this.pcieUnitsPerCycle = bytesPerSecond / g;
+    this.pcieUnitsPerByte = coreHz / g;
+  }
+
+  override reset(): void {
+    this.in.ready = this.in.nextReady = true;
+  }
+
+  /** A frame the host driver sends on virtual port `index` (dma0..dma3) at `cycle`. */
+  fromHostFrame(index: number, frame: Uint8Array, cycle: number): void {
+    const len = frame.length;
+    const p = this.pool.take(len);
+    p.data.set(frame, 0);
+    p.srcPort = 1 << (2 * index + 1);
+    p.dstPort = 0;
+    const arrival = Math.max(cycle * this.pcieUnitsPerCycle, this.pcieFreeUnits);
+    this.pcieFreeUnits = arrival + len * this.pcieUnitsPerByte;
+    const ready = Math.ceil(this.pcieFreeUnits / this.pcieUnitsPerCycle) + dma.hostToCoreLatencyCycles.value;
+    p.ingressCycle = ready;
+    this.counters[index * DMA_COUNTERS.length + DMA_FROM_HOST_PACKETS]!++;
+    this.counters[index * DMA_COUNTERS.length + DMA_FROM_HOST_BYTES]! += len;
+    this.fromHost.push(p, ready);
+    this.wakeAt(ready - 1);
+  }
+
+  evaluate(cycle: number): void {
+    const out = this.out;
+    if (out.valid && out.ready) {
+      if (++this.beat === this.current!.beats) this.current = null;
+    }
+    if (this.current === null && this.fromHost.length > 0 && this.fromHost.peekTime() <= cycle + 1) {
+      this.current = this.fromHost.shift();
+      this.beat = 0;
+    }
+    if (this.current === null) out.release();
+    else out.drive(this.current, this.beat);
+
+    const inCh = this.in;
+    if (inCh.valid && inCh.ready && inCh.beat === inCh.packet!.beats - 1) {
+      this.toHost.push(inCh.packet!, cycle + dma.coreToHostLatencyCycles.value);
+    }
+    while (this.toHost.length > 0 && this.toHost.peekTime() <= cycle) this.deliver(this.toHost.shift(), cycle + 1);
+  }
+
+  private deliver(p: Packet, cycle: number): void {
+    const K = DMA_COUNTERS.length;
+    const frame = p.data.subarray(0, p.length);
+    for (let i = 0; i < this.ports.length; i++) {
+      if ((p.dstPort & (1 << (2 * i + 1))) === 0) continue;
+      const port = this.ports[i];
+      if (port === null || port === undefined) {
+        this.counters[i * K + DMA_DROP_NO_PORT]!++;
+        continue;
+      }
+      this.counters[i * K + DMA_TO_HOST_PACKETS]!++;
+      this.counters[i * K + DMA_TO_HOST_BYTES]! += p.length;
+      port.transmit(frame, cycle);
+    }
+    this.pool.release(p);
+  }
+
+  commit(cycle: number): number {
+    let next = this.toHost.peekTime();
+    // A beat on offer is advanced by its channel's handshake, not by a timer.
+    if (this.current === null && this.fromHost.length > 0) next = Math.min(next, this.fromHost.peekTime() - 1);
+    return next <= cycle ? cycle + 1 : next;
+  }
+
+  override traceSignals(): TraceSignal[] {
+    return [{ name: 'to_host_pending', width: 16, read: () => this.toHost.length }];
+  }
+}
+
+function gcd(a: number, b: number): number {
+  while (b !== 0) [a, b] = [b, a % b];
+  return a;
+}

@@ -1,0 +1,81 @@
+import type { AxisChannel } from '../sim/channel.ts';
+import { ClockedModule, IDLE, type TraceSignal } from '../sim/module.ts';
+import { FallthroughSmallFifo } from './fallthrough-small-fifo.ts';
+
+const MODULE_HEADER = 0;
+const IN_PACKET = 1;
+
+export interface NicOutputPortLookupParams {
+  /** MAX_DEPTH_BITS of the input fallthrough_small_fifo. */
+  inFifoDepthBits: number;
+}
+
+/**
+ * The MAC-port/DMA-queue pairing of the two tuser bits: a packet from nfX (even
+ * bit) goes to dmaX (the next, odd bit), one from dmaX (odd) to nfX (the bit
+ * below); a packet with no source bit goes to nf0 (mask 0x01).
+ * Follows lib/hw/std/cores/nic_output_port_lookup_v1_0_0/hdl/nic_output_port_lookup.v.
+ */
+export function nicDestination(srcPortOneHot: number): number {
+  const src = srcPortOneHot & 0xff;
+  if (src === 0) return 0x01;
+  if ((src & 0xaa) !== 0) return (src >>> 1) & 0x7f;
+  return (src << 1) & 0xfe;
+}
+
+/**
+ * nic_output_port_lookup: an input fallthrough_small_fifo and a two-state machine
+ * that rewrites the destination on the header beat. Quirk kept from the RTL: the
+ * state goes to IN_PACKET when the header beat leaves, even if it is also the last
+ * beat, so after a one-beat packet the next packet leaves with its destination
+ * unset (and the output queues then store it nowhere).
+ */
+export class NicOutputPortLookup extends ClockedModule {
+  readonly fifo: FallthroughSmallFifo;
+  private readonly in: AxisChannel;
+  private readonly out: AxisChannel;
+  state = MODULE_HEADER;
+
+  constructor(name: string, input: AxisChannel, output: AxisChannel, params: NicOutputPortLookupParams) {
+    super(name);
+    this.in = this.input(input);
+    this.out = this.output(output);
+    this.fifo = new FallthroughSmallFifo(`${name}.input_fifo`, params.inFifoDepthBits);
+  }
+
+  override reset(): void {
+    this.in.ready = this.in.nextReady = true;
+  }
+
+  evaluate(): void {
+    const fifo = this.fifo;
+    const out = this.out;
+    const rd = out.valid && out.ready;
+    if (rd) {
+      if (this.state === MODULE_HEADER) this.state = IN_PACKET;
+      else if (out.beat === out.packet!.beats - 1) this.state = MODULE_HEADER;
+    }
+    const wr = this.in.valid && this.in.ready;
+    if (wr || rd || fifo.settling()) fifo.clock(wr, this.in.packet, this.in.beat, rd);
+    this.in.setReady(!fifo.nearlyFull());
+    if (fifo.empty()) {
+      out.release();
+    } else {
+      const p = fifo.doutPacket();
+      // tuser is rewritten combinationally while in MODULE_HEADER (tuser[31:24]).
+      if (this.state === MODULE_HEADER) p.dstPort = nicDestination(p.srcPort);
+      out.drive(p, fifo.doutBeat());
+    }
+  }
+
+  commit(cycle: number): number {
+    return this.fifo.settling() ? cycle + 1 : IDLE;
+  }
+
+  override traceSignals(): TraceSignal[] {
+    return [
+      { name: 'state', width: 1, read: () => this.state },
+      { name: 'fifo_level', width: 4, read: () => this.fifo.occupancy() },
+    ];
+  }
+}

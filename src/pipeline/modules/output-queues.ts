@@ -1,0 +1,203 @@
+import type { AxisChannel } from '../sim/channel.ts';
+import type { PacketPool } from '../sim/packet.ts';
+import { ClockedModule, IDLE, type TraceSignal } from '../sim/module.ts';
+import { FallthroughSmallFifo } from './fallthrough-small-fifo.ts';
+
+const STATE_IDLE = 0;
+const STATE_WR_PKT = 1;
+const STATE_DROP = 2;
+const WAIT_HEADER = 0;
+const WAIT_EOP = 1;
+
+export interface OutputQueuesParams {
+  /** MAX_DEPTH_BITS of each data FIFO (BUFFER_SIZE / 32 bytes a word). */
+  bufferDepthBits: number;
+  /** prog_full threshold in words: (BUFFER_SIZE - MAX_PACKET_SIZE) / 32. */
+  progFullThresholdWords: number;
+  /** MAX_DEPTH_BITS of each metadata (tuser) FIFO. */
+  metadataDepthBits: number;
+  /** Which RTL release to follow (hw/netfpga-spec outputQueues.variant). */
+  variant: 'tail_drop' | 'global_backpressure';
+}
+
+/** Per-queue counters of output_queues_cpu_regs (pktstoredportN, bytesremovedportN, ...). */
+export const OQ_COUNTERS = ['pktStored', 'bytesStored', 'pktRemoved', 'bytesRemoved', 'pktDropped', 'bytesDropped'] as const;
+export const OQ_PKT_STORED = 0;
+export const OQ_BYTES_STORED = 1;
+export const OQ_PKT_REMOVED = 2;
+export const OQ_BYTES_REMOVED = 3;
+export const OQ_PKT_DROPPED = 4;
+export const OQ_BYTES_DROPPED = 5;
+
+/**
+ * Maps a tuser destination one-hot to the output-queue mask: nf0..nf3 (even bits)
+ * to queues 0..3, any DMA bit (odd) to queue 4, as output_queues.v builds `oq`.
+ */
+export function outputQueueMask(dstPortOneHot: number): number {
+  const d = dstPortOneHot;
+  return (d & 1) | ((d >>> 1) & 2) | ((d >>> 2) & 4) | ((d >>> 3) & 8) | ((d & 0xaa) !== 0 ? 16 : 0);
+}
+
+/**
+ * NetFPGA-SUME output_queues (lib/hw/std/cores/output_queues_v1_0_0/hdl/output_queues.v):
+ * one data fallthrough_small_fifo and one metadata FIFO per port; the header beat
+ * picks the queues (`oq`); nearly-full flags are registered (one cycle old).
+ * Two releases of the RTL differ (hw/netfpga-spec README "output_queues"):
+ * - tail_drop (default): IDLE holds tready low for one decision cycle on the head
+ *   beat; if any chosen queue is nearly full the whole packet is dropped and
+ *   counted, else written; tready is high in WR_PKT and DROP.
+ * - global_backpressure: the header beat is taken in IDLE, and tready is low while
+ *   ANY queue is nearly full, so one slow port stalls every port (head-of-line
+ *   blocking). Its DROP branch is unreachable; the drop counters stay 0.
+ */
+export class OutputQueues extends ClockedModule {
+  readonly data: FallthroughSmallFifo[];
+  readonly metadata: FallthroughSmallFifo[];
+  /** counters[q * OQ_COUNTERS.length + k] */
+  readonly counters: Float64Array;
+  private readonly in: AxisChannel;
+  private readonly outs: AxisChannel[];
+  private readonly metadataState: Uint8Array;
+  private readonly nearlyFull: Uint8Array;
+  private readonly metadataNearlyFull: Uint8Array;
+  state = STATE_IDLE;
+  curQueue = 0;
+
+  private readonly tailDrop: boolean;
+  private readonly pool: PacketPool;
+  /** tail_drop: the next beat written in WR_PKT is a header (its tuser goes to the metadata FIFOs). */
+  private headerPending = false;
+
+  constructor(name: string, input: AxisChannel, outputs: AxisChannel[], pool: PacketPool, params: OutputQueuesParams) {
+    super(name);
+    this.tailDrop = params.variant === 'tail_drop';
+    this.pool = pool;
+    this.in = this.input(input);
+    this.outs = outputs.map((ch) => this.output(ch));
+    const n = outputs.length;
+    this.data = outputs.map((_, i) => new FallthroughSmallFifo(`${name}.output_fifo${i}`, params.bufferDepthBits, params.progFullThresholdWords));
+    this.metadata = outputs.map((_, i) => new FallthroughSmallFifo(`${name}.metadata_fifo${i}`, params.metadataDepthBits, undefined, false));
+    this.counters = new Float64Array(n * OQ_COUNTERS.length);
+    this.metadataState = new Uint8Array(n);
+    this.nearlyFull = new Uint8Array(n);
+    this.metadataNearlyFull = new Uint8Array(n);
+  }
+
+  override reset(): void {
+    this.in.ready = this.in.nextReady = !this.tailDrop;
+  }
+
+  evaluate(): void {
+    const n = this.outs.length;
+    const inCh = this.in;
+    const inFire = inCh.valid && inCh.ready;
+    const p = inCh.packet;
+    const counters = this.counters;
+    const K = OQ_COUNTERS.length;
+    let wrMask = 0;
+    let metaWrMask = 0;
+    let nextState = this.state;
+    let nextCur = this.curQueue;
+    if (this.state === STATE_IDLE) {
+      const oq = p === null ? 0 : outputQueueMask(p.dstPort) & ((1 << n) - 1);
+      nextCur = oq;
+      // tail_drop decides on the offered head beat without taking it; the other
+      // release decides on the beat it takes.
+      const decide = this.tailDrop ? inCh.valid : inFire;
+      if (decide) {
+        let blocked = 0;
+        for (let q = 0; q < n; q++) if (this.nearlyFull[q]! | this.metadataNearlyFull[q]!) blocked |= 1 << q;
+        const drop = (blocked & oq) !== 0;
+        nextState = drop ? STATE_DROP : STATE_WR_PKT;
+        const base = drop ? OQ_PKT_DROPPED : OQ_PKT_STORED;
+        let copies = 0;
+        for (let q = 0; q < n; q++) {
+          if (oq & (1 << q)) {
+            counters[q * K + base]!++;
+            counters[q * K + base + 1]! += p!.length;
+            copies++;
+          }
+        }
+        // Each queue that stores the packet releases it once when it leaves; a packet
+        // stored nowhere is released here when its last beat has passed.
+        if (!drop && copies > 1) p!.refs += copies - 1;
+        if (this.tailDrop) {
+          this.headerPending = true;
+        } else {
+          wrMask = drop ? 0 : oq;
+          metaWrMask = wrMask;
+          if (p!.beats === 1) nextState = STATE_IDLE;
+          if (p!.beats === 1 && (drop || copies === 0)) this.pool.release(p!);
+        }
+      }
+    } else if (inFire) {
+      const last = inCh.beat === p!.beats - 1;
+      if (this.state === STATE_WR_PKT) {
+        wrMask = this.curQueue;
+        if (this.headerPending) {
+          metaWrMask = this.curQueue;
+          this.headerPending = false;
+        }
+        if (last && this.curQueue === 0) this.pool.release(p!);
+      } else {
+        this.headerPending = false;
+        if (last) this.pool.release(p!);
+      }
+      if (last) nextState = STATE_IDLE;
+    }
+    let anyNearlyFull = false;
+    for (let q = 0; q < n; q++) {
+      const out = this.outs[q]!;
+      const data = this.data[q]!;
+      const meta = this.metadata[q]!;
+      const rd = out.valid && out.ready;
+      let metaRd = false;
+      if (rd) {
+        const op = out.packet!;
+        if (this.metadataState[q] === WAIT_HEADER) {
+          this.metadataState[q] = WAIT_EOP;
+          metaRd = true;
+          counters[q * K + OQ_PKT_REMOVED]!++;
+          counters[q * K + OQ_BYTES_REMOVED]! += op.length;
+        } else if (out.beat === op.beats - 1) {
+          this.metadataState[q] = WAIT_HEADER;
+        }
+      }
+      // nearly_full <= prog_full is sampled before this edge's update.
+      this.nearlyFull[q] = data.progFull() ? 1 : 0;
+      this.metadataNearlyFull[q] = meta.nearlyFull() ? 1 : 0;
+      const wr = (wrMask & (1 << q)) !== 0;
+      if (wr || rd || data.settling()) data.clock(wr, p, inCh.beat, rd);
+      const mwr = (metaWrMask & (1 << q)) !== 0;
+      if (mwr || metaRd || meta.settling()) meta.clock(mwr, null, 0, metaRd);
+      if (this.nearlyFull[q] || this.metadataNearlyFull[q]) anyNearlyFull = true;
+      if (data.empty()) out.release();
+      else out.drive(data.doutPacket(), data.doutBeat());
+    }
+    this.state = nextState;
+    this.curQueue = nextCur;
+    if (this.tailDrop) inCh.setReady(nextState !== STATE_IDLE);
+    else inCh.setReady(!anyNearlyFull || nextState === STATE_DROP);
+  }
+
+  commit(cycle: number): number {
+    for (let q = 0; q < this.data.length; q++) {
+      if (this.data[q]!.settling() || this.metadata[q]!.settling()) return cycle + 1;
+      // The registered nearly_full flags lag their FIFOs by one edge.
+      if ((this.nearlyFull[q] !== 0) !== this.data[q]!.progFull()) return cycle + 1;
+      if ((this.metadataNearlyFull[q] !== 0) !== this.metadata[q]!.nearlyFull()) return cycle + 1;
+    }
+    return IDLE;
+  }
+
+  counter(queue: number, which: number): number {
+    return this.counters[queue * OQ_COUNTERS.length + which]!;
+  }
+
+  override traceSignals(): TraceSignal[] {
+    return [
+      { name: 'state', width: 2, read: () => this.state },
+      ...this.data.map((f, i) => ({ name: `q${i}_level`, width: 8, read: () => f.occupancy() })),
+    ];
+  }
+}
