@@ -56,6 +56,22 @@ function echoReplyFor(frame: Uint8Array): Uint8Array | null {
   return reply;
 }
 
+describe('loadTapBackend', () => {
+  it('honours an explicit kind and rejects an unknown FATRIOT_TAP_BACKEND', () => {
+    expect(loadTapBackend('koffi').kind).toBe('koffi');
+    const saved = process.env.FATRIOT_TAP_BACKEND;
+    try {
+      process.env.FATRIOT_TAP_BACKEND = 'koffi';
+      expect(loadTapBackend().kind).toBe('koffi');
+      process.env.FATRIOT_TAP_BACKEND = 'dpdk';
+      expect(() => loadTapBackend()).toThrow(/addon or koffi, got dpdk/);
+    } finally {
+      if (saved === undefined) delete process.env.FATRIOT_TAP_BACKEND;
+      else process.env.FATRIOT_TAP_BACKEND = saved;
+    }
+  });
+});
+
 describe.skipIf(skipReason !== null)('TapPort on /dev/net/tun', () => {
   describe.each(backends)('%s backend', (kind) => {
     const netns = uniquePrefix(`tp${kind[0]}`);

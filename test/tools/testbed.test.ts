@@ -48,6 +48,25 @@ function ourLeftovers(prefix: string): { netns: string[]; links: string[] } {
   };
 }
 
+describe('testbedPlan', () => {
+  it('names and addresses Fig. 8 as the README documents', () => {
+    const plan = testbedPlan('f');
+    expect([plan.tgen.netns, plan.main.netns, plan.backup.netns, plan.wireNetns]).toEqual(['ftgen', 'fmain', 'fbackup', 'fwire']);
+    expect([plan.main.dmaTap, plan.main.nfTap, plan.backup.dmaTap, plan.backup.nfTap]).toEqual(['fm-dma0', 'fm-nf0', 'fb-dma0', 'fb-nf0']);
+    expect([plan.tgen.address, plan.main.address, plan.main.nicRelayAddress, plan.backup.address, plan.backup.nicRelayAddress])
+      .toEqual(['10.77.0.1', '10.77.0.10', '10.77.0.11', '10.77.0.20', '10.77.0.21']);
+    expect([plan.main.mac, plan.backup.mac]).toEqual(['02:77:00:00:00:0a', '02:77:00:00:00:14']);
+    expect(plan.echoPort).toBe(7007);
+  });
+
+  it('keeps every TAP name within IFNAMSIZ and rejects prefixes that would not fit', () => {
+    const plan = testbedPlan('abcdefgh');
+    expect(plan.main.dmaTap).toBe('abcdefghm-dma0'); // 14 bytes, under IFNAMSIZ - 1 = 15
+    expect(() => testbedPlan('abcdefghi')).toThrow(/1..8/);
+    expect(() => testbedPlan('F')).toThrow(/lowercase/);
+  });
+});
+
 describe.skipIf(skipReason !== null)('testbed (Fig. 8 with namespaces and stand-in NICs)', () => {
   const prefix = uniquePrefix('tb');
   const ref = { prefix, stateDir };

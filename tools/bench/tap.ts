@@ -144,7 +144,7 @@ export async function benchTap(options: BenchTapOptions = {}): Promise<TapBenchR
   const created: string[] = [];
   const ports: TapPort[] = [];
   const children = new Set<ChildProcess>();
-  let cleanup: (() => void) | void;
+  let cleanup: (() => void) | void = undefined;
   try {
     for (const ns of [nsA, nsB]) {
       execFileSync('ip', ['netns', 'add', ns]);
