@@ -19,6 +19,7 @@
 import type { FrameReceiver, Port } from './port.ts';
 import {
   EAGAIN,
+  EIO,
   loadTapBackend,
   type TapBackend,
   type TapBackendKind,
@@ -59,12 +60,16 @@ export class TapPort implements Port {
   txBytes = 0;
   /** Frames read while no receiver was attached. */
   rxDroppedFrames = 0;
+  /** Frames longer than maxFrameBytes (the kernel truncates them to the read buffer): dropped. */
+  rxDroppedOversize = 0;
   /** Read errors other than EAGAIN (the watch stops after one). */
   rxErrors = 0;
   /** Frames the kernel refused: its queue was full (EAGAIN). */
   txDroppedFull = 0;
-  /** Frames the kernel refused: the interface is down (EIO), or another error. */
+  /** Frames the kernel refused: the interface is down (EIO). */
   txDroppedDown = 0;
+  /** Frames the kernel refused for another reason, e.g. shorter than an Ethernet header (EINVAL). */
+  txDroppedInvalid = 0;
   /** Frames transmitted after close. */
   txDroppedClosed = 0;
   /** Negative errno of the last failed read or write, 0 if none. */
@@ -73,6 +78,8 @@ export class TapPort implements Port {
   private readonly backend: TapBackend;
   private readonly clock: CycleClock;
   private readonly fd: number;
+  /** One byte more than maxFrameBytes, so a read that fills a slot reveals a truncated frame. */
+  private readonly slotBytes: number;
   private readonly slots: Uint8Array;
   private readonly lengths: Int32Array;
   /** Per-slot views reused while the frame length repeats, so steady traffic allocates nothing. */
@@ -96,12 +103,13 @@ export class TapPort implements Port {
     this.backend = typeof backend === 'object' ? backend : loadTapBackend(backend);
     this.backendKind = this.backend.kind;
 
-    this.slots = new Uint8Array(this.maxFrameBytes * this.maxBatch);
+    this.slotBytes = this.maxFrameBytes + 1;
+    this.slots = new Uint8Array(this.slotBytes * this.maxBatch);
     this.lengths = new Int32Array(this.maxBatch);
     this.slotViews = new Array<Uint8Array>(this.maxBatch);
     this.slotViewLengths = new Int32Array(this.maxBatch);
     for (let i = 0; i < this.maxBatch; i++) {
-      this.slotViews[i] = this.slots.subarray(i * this.maxFrameBytes, i * this.maxFrameBytes);
+      this.slotViews[i] = this.slots.subarray(i * this.slotBytes, i * this.slotBytes);
     }
 
     this.fd = this.backend.open(this.name);
@@ -109,7 +117,7 @@ export class TapPort implements Port {
       this.watch = this.backend.watch(
         this.fd,
         this.slots,
-        this.maxFrameBytes,
+        this.slotBytes,
         this.lengths,
         this.maxBatch,
         this.onBurst,
@@ -137,7 +145,7 @@ export class TapPort implements Port {
 
   /**
    * Writes the frame to the kernel end; never throws. A refused frame is counted
-   * by reason (full queue, interface down, closed port) and dropped, as a NIC's
+   * by reason (full queue, interface down, invalid, closed port) and dropped, as a NIC's
    * DMA ring would drop it.
    */
   transmit(frame: Uint8Array, _cycle: number): void {
@@ -153,7 +161,8 @@ export class TapPort implements Port {
     }
     this.lastErrno = n;
     if (n === -EAGAIN) this.txDroppedFull++;
-    else this.txDroppedDown++;
+    else if (n === -EIO) this.txDroppedDown++;
+    else this.txDroppedInvalid++;
   }
 
   /** Whether an idle port keeps the Node process alive (addon backend only; koffi always does). */
@@ -180,9 +189,13 @@ export class TapPort implements Port {
     const lengths = this.lengths;
     for (let i = 0; i < count; i++) {
       const length = lengths[i]!;
+      if (length > this.maxFrameBytes) {
+        this.rxDroppedOversize++;
+        continue;
+      }
       let view = slotViews[i]!;
       if (slotViewLengths[i] !== length) {
-        const start = i * this.maxFrameBytes;
+        const start = i * this.slotBytes;
         view = this.slots.subarray(start, start + length);
         slotViews[i] = view;
         slotViewLengths[i] = length;

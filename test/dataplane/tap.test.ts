@@ -85,7 +85,7 @@ describe.skipIf(skipReason !== null)('TapPort on /dev/net/tun', () => {
     });
     afterAll(() => delNetns(netns));
 
-    function openInNetns(options: { maxBatch?: number; backend?: TapBackend } = {}): TapPort {
+    function openInNetns(options: { maxBatch?: number; maxFrameBytes?: number; backend?: TapBackend } = {}): TapPort {
       const opened = new TapPort({ name: tapName, backend: options.backend ?? kind, clock: () => 1234, ...options });
       port = opened;
       moveTapToNetns(tapName, netns, { addresses: [`${KERNEL_IP}/24`] });
@@ -152,6 +152,20 @@ describe.skipIf(skipReason !== null)('TapPort on /dev/net/tun', () => {
       });
     });
 
+    it('drops and counts a frame longer than maxFrameBytes instead of passing it on truncated', async () => {
+      const tap = openInNetns({ maxFrameBytes: 1000 });
+      const lengths: number[] = [];
+      tap.attach((frame) => lengths.push(frame.length));
+      spawnSync('ip', ['-n', netns, 'link', 'set', 'dev', tapName, 'mtu', '3000']);
+      spawnSync('ip', ['-n', netns, 'neigh', 'replace', PEER_IP, 'lladdr', '02:77:00:00:09:02', 'dev', tapName, 'nud', 'permanent']);
+      // ICMP payload 2000 -> frame 14 + 20 + 8 + 2000 = 2042 bytes; payload 958 -> exactly 1000.
+      spawnSync('ip', ['netns', 'exec', netns, 'ping', '-c', '1', '-W', '0.1', '-s', '2000', PEER_IP]);
+      spawnSync('ip', ['netns', 'exec', netns, 'ping', '-c', '1', '-W', '0.1', '-s', '958', PEER_IP]);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      expect(lengths).toEqual([1000]);
+      expect(tap.rxDroppedOversize).toBe(1);
+    });
+
     it('counts a frame written while the kernel end is down as dropped, without throwing', () => {
       const tap = openInNetns();
       spawnSync('ip', ['-n', netns, 'link', 'set', 'dev', tapName, 'down']);
@@ -161,6 +175,14 @@ describe.skipIf(skipReason !== null)('TapPort on /dev/net/tun', () => {
       expect(tap.txFrames).toBe(0);
       expect(tap.txDroppedDown).toBe(1);
       expect(tap.lastErrno).toBe(-EIO);
+    });
+
+    it('counts a frame shorter than an Ethernet header as invalid, without throwing', () => {
+      const tap = openInNetns();
+      tap.transmit(new Uint8Array(5), 0);
+      expect(tap.txFrames).toBe(0);
+      expect(tap.txDroppedInvalid).toBe(1);
+      expect(tap.lastErrno).toBe(-22); // EINVAL
     });
 
     it('close is idempotent, deletes the interface and drops later transmits', () => {
