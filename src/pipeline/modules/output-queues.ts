@@ -32,10 +32,12 @@ export const OQ_BYTES_DROPPED = 5;
 /**
  * Maps a tuser destination one-hot to the output-queue mask: nf0..nf3 (even bits)
  * to queues 0..3, any DMA bit (odd) to queue 4, as output_queues.v builds `oq`.
+ * Fatriot's internal destinations (bits 8 and up, fatriot-tuser.ts) map to
+ * queues 5 and up; the reference NIC has no such queues and masks them off.
  */
 export function outputQueueMask(dstPortOneHot: number): number {
   const d = dstPortOneHot;
-  return (d & 1) | ((d >>> 1) & 2) | ((d >>> 2) & 4) | ((d >>> 3) & 8) | ((d & 0xaa) !== 0 ? 16 : 0);
+  return (d & 1) | ((d >>> 1) & 2) | ((d >>> 2) & 4) | ((d >>> 3) & 8) | ((d & 0xaa) !== 0 ? 16 : 0) | ((d >>> 3) & ~31);
 }
 
 /**

@@ -22,6 +22,8 @@ export class Packet {
   /** Fatriot sub-queue: mission-critical flag and service ID (Fatriot 3.3). */
   critical = 0;
   serviceId = 0;
+  /** Origin marks (src/pipeline/modules/fatriot-tuser.ts FLAG_*). */
+  flags = 0;
   /** Free-form tag for testbenches and generators (e.g. a sequence number). */
   tag = 0;
   /** Pool bookkeeping: how many holders must release it before it returns to the pool. */
@@ -70,6 +72,7 @@ export class PacketPool {
     p.ingressCycle = 0;
     p.critical = 0;
     p.serviceId = 0;
+    p.flags = 0;
     p.tag = 0;
     p.refs = 1;
     this.inUse++;
@@ -85,6 +88,7 @@ export class PacketPool {
     p.ingressCycle = src.ingressCycle;
     p.critical = src.critical;
     p.serviceId = src.serviceId;
+    p.flags = src.flags;
     p.tag = src.tag;
     return p;
   }
