@@ -158,7 +158,7 @@ export class FatriotClient extends EventEmitter<FatriotClientEvents> {
     });
     const client = new FatriotClient(socket, options);
     try {
-      await client.resolveFamily();
+      await client.getFamily();
     } catch (e) {
       client.close();
       throw e;
@@ -321,7 +321,8 @@ export class FatriotClient extends EventEmitter<FatriotClientEvents> {
     this.socket.write(bytes);
   }
 
-  private async resolveFamily(): Promise<void> {
+  /** Asks the controller for the family (CTRL_CMD_GETFAMILY): its id and multicast groups. */
+  async getFamily(): Promise<void> {
     const [reply] = await this.send(
       GENL_ID_CTRL,
       CTRL_CMD_GETFAMILY,
@@ -432,7 +433,7 @@ export class FatriotClient extends EventEmitter<FatriotClientEvents> {
     const timeNs = typeof a.timeNs === 'number' ? a.timeNs : 0;
     switch (g.cmd) {
       case Cmd.EVENT_FAILSAFE:
-        this.emit('event', { kind: 'failsafe', svcId: a.svcId as number, active: a.active === 1, cycle: a.cycle as number, timeNs });
+        this.emit('event', { kind: 'failsafe', svcId: a.svcId as number, active: a.active === 1, cause: String(a.cause ?? ''), cycle: a.cycle as number, timeNs });
         break;
       case Cmd.EVENT_HEARTBEAT:
         this.emit('event', {
@@ -440,13 +441,23 @@ export class FatriotClient extends EventEmitter<FatriotClientEvents> {
           svcId: a.svcId as number,
           rttCycles: a.rttCycles as number,
           rttNs: typeof a.rttLastNs === 'number' ? a.rttLastNs : 0,
+          rttAvgCycles: typeof a.rttAvgCycles === 'number' ? a.rttAvgCycles : 0,
+          rttAvgNs: typeof a.rttAvgNs === 'number' ? a.rttAvgNs : 0,
           ratio: (a.ratioMilli as number) / 1000,
+          timedOut: a.timedOut === true,
           cycle: a.cycle as number,
           timeNs,
         });
         break;
       case Cmd.EVENT_NEIGHBOR:
-        this.emit('event', { kind: 'neighbor', ip: formatIpv4(a.ip as number), up: a.up === 1, cycle: a.cycle as number, timeNs });
+        this.emit('event', {
+          kind: 'neighbor',
+          ip: formatIpv4(a.ip as number),
+          svcId: typeof a.svcId === 'number' ? a.svcId : 0,
+          up: a.up === 1,
+          cycle: a.cycle as number,
+          timeNs,
+        });
         break;
       case Cmd.TAP:
         this.emit('tap', { direction: a.tapDirection as number, clientId: a.tapClient as number, message: a.tapMessage as Uint8Array, timeNs });

@@ -138,6 +138,9 @@ export const fatriotAttrs: AttrSet = attrSet('fatriot', [
   A(53, 'txBytes', 'u64'),
   A(54, 'group', 'string', { minLen: 1, maxLen: 16, description: 'counter group: port, drop, event' }),
   A(55, 'failsafeActive', 'u8', { max: 1 }),
+  A(56, 'cause', 'string', { minLen: 1, maxLen: 16, description: 'why fail-safe changed: heartbeat, host, forced, recovered, cleared' }),
+  A(57, 'rttAvgCycles', 'u64'),
+  A(58, 'timedOut', 'flag'),
 ]);
 
 /** The controller's attributes (CTRL_ATTR_*), for CTRL_CMD_GETFAMILY. */
@@ -199,9 +202,15 @@ export const COMMANDS: readonly CommandSpec[] = [
   spec('FLUSH', NONE, NONE),
   spec('JOIN_GROUP', { allowed: ['mcastGroup'], required: ['mcastGroup'] }, NONE),
   spec('LEAVE_GROUP', { allowed: ['mcastGroup'], required: ['mcastGroup'] }, NONE),
-  spec('EVENT_FAILSAFE', NONE, { allowed: ['svcId', 'active', 'cycle', 'timeNs'], required: ['svcId', 'active', 'cycle'] }, false, true),
-  spec('EVENT_HEARTBEAT', NONE, { allowed: ['svcId', 'rttCycles', 'rttLastNs', 'ratioMilli', 'cycle', 'timeNs'], required: ['svcId', 'rttCycles', 'ratioMilli', 'cycle'] }, false, true),
-  spec('EVENT_NEIGHBOR', NONE, { allowed: ['ip', 'up', 'cycle', 'timeNs'], required: ['ip', 'up', 'cycle'] }, false, true),
+  spec('EVENT_FAILSAFE', NONE, { allowed: ['svcId', 'active', 'cause', 'cycle', 'timeNs'], required: ['svcId', 'active', 'cycle'] }, false, true),
+  spec(
+    'EVENT_HEARTBEAT',
+    NONE,
+    { allowed: ['svcId', 'rttCycles', 'rttLastNs', 'rttAvgCycles', 'rttAvgNs', 'ratioMilli', 'timedOut', 'cycle', 'timeNs'], required: ['svcId', 'rttCycles', 'ratioMilli', 'cycle'] },
+    false,
+    true,
+  ),
+  spec('EVENT_NEIGHBOR', NONE, { allowed: ['ip', 'svcId', 'up', 'cycle', 'timeNs'], required: ['ip', 'up', 'cycle'] }, false, true),
   spec('TAP', NONE, { allowed: ['tapDirection', 'tapClient', 'tapMessage', 'timeNs'], required: ['tapDirection', 'tapClient', 'tapMessage'] }, false, true),
 ];
 

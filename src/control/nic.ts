@@ -10,12 +10,10 @@ import { AxiLiteBus } from '../pipeline/regs/axi-lite-bus.ts';
 import { FatriotRegisters } from '../pipeline/regs/fatriot-registers.ts';
 import { fatriotRegisterMap } from '../pipeline/regs/register-map.ts';
 import { Simulator } from '../pipeline/sim/simulator.ts';
+import type { NicEvent } from '../pipeline/modules/fatriot-tuser.ts';
 
-/** Events a NIC reports to the control plane (forwarded on the "events" multicast group). */
-export type NicEvent =
-  | { kind: 'failsafe'; serviceId: number; active: boolean; cycle: number }
-  | { kind: 'heartbeat'; serviceId: number; rttCycles: number; ratio: number; cycle: number }
-  | { kind: 'neighbor'; ip: number; up: boolean; cycle: number };
+/** Events a NIC reports to the control plane (forwarded on the "events" multicast group); defined by the datapath. */
+export type { NicEvent };
 
 export type NicEventListener = (event: NicEvent) => void;
 

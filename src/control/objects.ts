@@ -114,10 +114,22 @@ export interface NicConfigState extends NicConfig {
   cycle: number;
 }
 
+/** Notifications of the "events" group; `cycle` is model time, `timeNs` wall time at the server. */
 export type ControlEvent =
-  | { kind: 'failsafe'; svcId: number; active: boolean; cycle: number; timeNs: number }
-  | { kind: 'heartbeat'; svcId: number; rttCycles: number; rttNs: number; ratio: number; cycle: number; timeNs: number }
-  | { kind: 'neighbor'; ip: string; up: boolean; cycle: number; timeNs: number };
+  | { kind: 'failsafe'; svcId: number; active: boolean; cause: string; cycle: number; timeNs: number }
+  | {
+      kind: 'heartbeat';
+      svcId: number;
+      rttCycles: number;
+      rttNs: number;
+      rttAvgCycles: number;
+      rttAvgNs: number;
+      ratio: number;
+      timedOut: boolean;
+      cycle: number;
+      timeNs: number;
+    }
+  | { kind: 'neighbor'; ip: string; svcId: number; up: boolean; cycle: number; timeNs: number };
 
 export function protoNumber(p: Proto): number {
   if (typeof p === 'number') return p;

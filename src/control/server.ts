@@ -321,19 +321,23 @@ export class ControlServer {
     const timeNs = wallClockNs();
     let bytes: Uint8Array;
     if (e.kind === 'failsafe') {
-      bytes = genlMessage(Cmd.EVENT_FAILSAFE, 0, 0, { svcId: e.serviceId, active: e.active ? 1 : 0, cycle: e.cycle, timeNs });
+      bytes = genlMessage(Cmd.EVENT_FAILSAFE, 0, 0, { svcId: e.serviceId, active: e.active ? 1 : 0, cause: e.cause, cycle: e.cycle, timeNs });
     } else if (e.kind === 'heartbeat') {
       const ratioMilli = Math.min(0xffffffff, Math.max(0, Math.round(e.ratio * 1000)));
-      bytes = genlMessage(Cmd.EVENT_HEARTBEAT, 0, 0, {
+      const values: AttrValues = {
         svcId: e.serviceId,
         rttCycles: e.rttCycles,
         rttLastNs: this.cyclesToNs(e.rttCycles),
+        rttAvgCycles: e.rttAvgCycles,
+        rttAvgNs: this.cyclesToNs(e.rttAvgCycles),
         ratioMilli,
         cycle: e.cycle,
         timeNs,
-      });
+      };
+      if (e.timedOut) values.timedOut = true;
+      bytes = genlMessage(Cmd.EVENT_HEARTBEAT, 0, 0, values);
     } else {
-      bytes = genlMessage(Cmd.EVENT_NEIGHBOR, 0, 0, { ip: e.ip >>> 0, up: e.up ? 1 : 0, cycle: e.cycle, timeNs });
+      bytes = genlMessage(Cmd.EVENT_NEIGHBOR, 0, 0, { ip: e.ip >>> 0, svcId: e.serviceId, up: e.up ? 1 : 0, cycle: e.cycle, timeNs });
     }
     this.multicast(FATRIOT_MCGRP_EVENTS, bytes);
     let tapMembers = false;

@@ -1,0 +1,104 @@
+/**
+ * What every CLI command shares: the global options (iproute2's -j, -s, -b and
+ * --socket), one client connection (reused across a batch), output helpers,
+ * and the registry of OBJECT commands that batch mode dispatches to.
+ */
+import type { Command } from 'commander';
+import { FatriotClient } from '../client.ts';
+import { UsageError } from './args.ts';
+
+export const DEFAULT_SOCKET_PATH = '/run/fatriot/nic0.sock';
+
+export interface GlobalOptions {
+  socket?: string;
+  json?: boolean;
+  stats?: boolean;
+  batch?: string;
+}
+
+/** An OBJECT of `fatriot OBJECT { COMMAND | help }` that talks to the control socket. */
+export interface ObjectCommand {
+  readonly name: string;
+  readonly summary: string;
+  /** Grammar lines, shown by `fatriot OBJECT help` and in usage errors. */
+  readonly usage: readonly string[];
+  run(ctx: CliContext, args: string[]): Promise<void>;
+}
+
+export class CliContext {
+  readonly objects = new Map<string, ObjectCommand>();
+  private connection: Promise<FatriotClient> | null = null;
+
+  constructor(
+    private readonly program: Command,
+    readonly stdout: (text: string) => void = (t) => void process.stdout.write(`${t}\n`),
+  ) {}
+
+  get options(): GlobalOptions {
+    return this.program.opts<GlobalOptions>();
+  }
+
+  get socketPath(): string {
+    return this.options.socket ?? process.env.FATRIOT_SOCKET ?? DEFAULT_SOCKET_PATH;
+  }
+
+  get json(): boolean {
+    return this.options.json === true;
+  }
+
+  get stats(): boolean {
+    return this.options.stats === true;
+  }
+
+  /** The connection to the NIC's control socket, opened on first use. */
+  client(): Promise<FatriotClient> {
+    this.connection ??= FatriotClient.connect(this.socketPath);
+    return this.connection;
+  }
+
+  async close(): Promise<void> {
+    const c = this.connection;
+    this.connection = null;
+    if (c !== null) (await c.catch(() => null))?.close();
+  }
+
+  print(text: string): void {
+    if (text !== '') this.stdout(text);
+  }
+
+  printJson(value: unknown): void {
+    this.stdout(JSON.stringify(value));
+  }
+
+  /**
+   * Declares an OBJECT: `fatriot NAME ARGS...` and `fatriot NAME help`; the
+   * words after NAME are parsed by the object itself, as iproute2 does.
+   */
+  defineObject(obj: ObjectCommand): void {
+    this.objects.set(obj.name, obj);
+    this.program
+      .command(obj.name)
+      .description(obj.summary)
+      .argument('[args...]')
+      .allowUnknownOption()
+      .helpOption(false)
+      .action(async (args: string[]) => {
+        await this.runObject(obj.name, args);
+      });
+  }
+
+  /** Runs `OBJECT ARGS...` (also the entry point of batch lines). */
+  async runObject(name: string, args: string[]): Promise<void> {
+    const obj = this.objects.get(name);
+    if (obj === undefined) throw new UsageError(`unknown object "${name}"; try "fatriot help"`);
+    if (args[0] === 'help' || args[0] === '--help' || args[0] === '-h') {
+      this.stdout(usageText(obj));
+      return;
+    }
+    await obj.run(this, args);
+  }
+}
+
+export function usageText(obj: ObjectCommand): string {
+  return obj.usage.map((line, i) => `${i === 0 ? 'Usage: ' : '       '}${line}`).join('\n');
+}
