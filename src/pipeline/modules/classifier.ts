@@ -119,6 +119,7 @@ export class Classifier extends ClockedModule {
     const fifo = this.fifo;
     const out = this.out;
     const inCh = this.in;
+    fifo.sync(cycle - 1);
     const rd = out.valid && out.ready;
     if (rd) {
       if (this.state === STATE_HEADER) this.verdicts.shift();
@@ -134,7 +135,8 @@ export class Classifier extends ClockedModule {
         this.verdicts.push(p, cycle + 1 + this.params.lookupLatencyCycles);
       }
     }
-    if (wr || rd || fifo.settling()) fifo.clock(wr, inCh.packet, inCh.beat, rd);
+    if (wr || rd) fifo.clockAt(cycle, wr, inCh.packet, inCh.beat, rd);
+    else fifo.sync(cycle);
     inCh.setReady(!fifo.nearlyFull());
     if (fifo.empty()) {
       out.release();
@@ -150,12 +152,12 @@ export class Classifier extends ClockedModule {
   }
 
   commit(cycle: number): number {
-    if (this.fifo.settling()) return cycle + 1;
+    let wake = this.fifo.nextChangeCycle() - 1;
     if (this.state === STATE_HEADER && this.verdicts.length > 0 && !this.out.valid) {
       const t = this.verdicts.peekTime() - 1;
-      return t <= cycle ? cycle + 1 : t;
+      if (t < wake) wake = t;
     }
-    return IDLE;
+    return wake <= cycle ? cycle + 1 : wake;
   }
 
   /** Writes the verdict of packet `p` into its sideband. */

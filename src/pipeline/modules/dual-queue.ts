@@ -1,5 +1,5 @@
 import type { AxisChannel } from '../sim/channel.ts';
-import { ClockedModule, IDLE, type TraceSignal } from '../sim/module.ts';
+import { ClockedModule, type TraceSignal } from '../sim/module.ts';
 import type { Packet, PacketPool } from '../sim/packet.ts';
 import { TimedRing } from '../sim/ring.ts';
 import { counterIndex } from '../regs/register-map.ts';
@@ -64,6 +64,8 @@ export class DualQueue extends ClockedModule {
     const out = this.out;
     const main = this.main;
     const sub = this.sub;
+    main.sync(cycle - 1);
+    sub.sync(cycle - 1);
     const rd = out.valid && out.ready;
     const wr = inCh.valid && inCh.ready;
     let subRd = false;
@@ -73,8 +75,10 @@ export class DualQueue extends ClockedModule {
       if (p.critical !== 0) this.mirrorOut(p);
     }
     const subWr = wr && inCh.beat === 0;
-    if (wr || rd || main.settling()) main.clock(wr, inCh.packet, inCh.beat, rd);
-    if (subWr || subRd || sub.settling()) sub.clock(subWr, inCh.packet, 0, subRd);
+    if (wr || rd) main.clockAt(cycle, wr, inCh.packet, inCh.beat, rd);
+    else main.sync(cycle);
+    if (subWr || subRd) sub.clockAt(cycle, subWr, inCh.packet, 0, subRd);
+    else sub.sync(cycle);
     inCh.setReady(!main.nearlyFull() && !sub.nearlyFull());
     if (main.empty()) out.release();
     else out.drive(main.doutPacket(), main.doutBeat());
@@ -90,7 +94,6 @@ export class DualQueue extends ClockedModule {
     }
     if (this.mirrorPacket === null) m.release();
     else m.drive(this.mirrorPacket, this.mirrorBeat);
-    void cycle;
   }
 
   private mirrorOut(p: Packet): void {
@@ -103,9 +106,8 @@ export class DualQueue extends ClockedModule {
   }
 
   commit(cycle: number): number {
-    if (this.main.settling() || this.sub.settling()) return cycle + 1;
     if (this.mirrorPacket === null && this.mirrorQueue.length > 0) return cycle + 1;
-    return IDLE;
+    return Math.min(this.main.nextChangeCycle(), this.sub.nextChangeCycle()) - 1;
   }
 
   override traceSignals(): TraceSignal[] {

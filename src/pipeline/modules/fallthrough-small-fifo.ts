@@ -10,10 +10,12 @@ import type { Packet } from '../sim/packet.ts';
  * output registers.
  *
  * This is a component inside a clocked module (as the Verilog instantiates it),
- * not a module of its own: its owner calls `clock` once per cycle it runs, and
- * must keep running while `settling()` says the registers still move by themselves.
- * With `store` false it keeps only occupancy (for metadata FIFOs whose words the
- * model already carries on the packet).
+ * not a module of its own. Its owner need not run every cycle: `clockAt(t, ...)`
+ * first replays the idle edges since the last one (at most four matter: with no
+ * read or write the registers settle within three edges), and `nextChangeCycle()`
+ * says when `empty` or `nearly_full` will next change by themselves, so the owner
+ * sleeps until then. With `store` false it keeps only occupancy (for metadata
+ * FIFOs whose words the model already carries on the packet).
  */
 export class FallthroughSmallFifo {
   readonly name: string;
@@ -24,6 +26,8 @@ export class FallthroughSmallFifo {
   fifoValid = false;
   middleValid = false;
   doutValid = false;
+  /** Cycle of the last edge applied; the state shown is that of cycle lastClock + 1. */
+  lastClock = -1;
   private readonly beats: BeatFifo | null;
 
   constructor(name: string, maxDepthBits: number, progFullThreshold = 2 ** maxDepthBits - 1, store = true) {
@@ -71,11 +75,62 @@ export class FallthroughSmallFifo {
     return updDout || (f && m === updDout) || (this.depth > 0 && !(m && d && f));
   }
 
+  /** Brings the state to that of cycle t + 1, applying idle edges for cycles lastClock+1 .. t. */
+  sync(t: number): void {
+    let k = t - this.lastClock;
+    if (k <= 0) return;
+    this.lastClock = t;
+    if (k > 4) k = 4;
+    while (k-- > 0 && this.settling()) this.edge(false, null, 0, false);
+  }
+
+  /** Applies the edge at the end of cycle t with the given write and read (idle edges before it first). */
+  clockAt(t: number, wrEn: boolean, packet: Packet | null, beat: number, rdEn: boolean): Packet | null {
+    this.sync(t - 1);
+    this.lastClock = t;
+    return this.edge(wrEn, packet, beat, rdEn);
+  }
+
   /**
-   * One rising edge. `wrEn` writes (packet, beat) into the inner FIFO; `rdEn`
+   * The first cycle after lastClock + 1 in which `empty()`, `nearlyFull()` or
+   * `progFull()` differ from now if nothing is read or written; Infinity if never.
+   */
+  nextChangeCycle(): number {
+    if (!this.settling()) return Number.POSITIVE_INFINITY;
+    const e0 = this.doutValid;
+    const n0 = this.nearlyFull();
+    const p0 = this.progFull();
+    const f = this.fifoValid;
+    const m = this.middleValid;
+    const d = this.doutValid;
+    const depth = this.depth;
+    let c = this.lastClock + 1;
+    let found = Number.POSITIVE_INFINITY;
+    for (let i = 0; i < 4 && this.settling(); i++) {
+      this.edge(false, null, 0, false, true);
+      c++;
+      if (this.doutValid !== e0 || this.nearlyFull() !== n0 || this.progFull() !== p0) {
+        found = c;
+        break;
+      }
+    }
+    this.fifoValid = f;
+    this.middleValid = m;
+    this.doutValid = d;
+    this.depth = depth;
+    return found;
+  }
+
+  /**
+   * One rising edge (the owner tracks cycles; prefer clockAt). `wrEn` writes (packet, beat) into the inner FIFO; `rdEn`
    * consumes dout. Returns the packet whose last beat was read, else null.
    */
   clock(wrEn: boolean, packet: Packet | null, beat: number, rdEn: boolean): Packet | null {
+    this.lastClock++;
+    return this.edge(wrEn, packet, beat, rdEn);
+  }
+
+  private edge(wrEn: boolean, packet: Packet | null, beat: number, rdEn: boolean, dryRun = false): Packet | null {
     const f = this.fifoValid;
     const m = this.middleValid;
     const d = this.doutValid;
@@ -90,6 +145,7 @@ export class FallthroughSmallFifo {
       this.depth++;
     }
     if (fifoRdEn) this.depth--;
+    if (dryRun) return null;
     let done: Packet | null = null;
     if (this.beats !== null) {
       if (rdEn) done = this.beats.pop();

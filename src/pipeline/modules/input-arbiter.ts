@@ -28,6 +28,8 @@ export class InputArbiter extends ClockedModule {
   pktIn = 0;
   pktOut = 0;
   private lastCycle = -1;
+  /** IDLE on an empty queue: the pointer moves one queue a cycle by itself. */
+  private walking = true;
 
   constructor(name: string, inputs: AxisChannel[], output: AxisChannel, params: InputArbiterParams) {
     super(name);
@@ -44,13 +46,14 @@ export class InputArbiter extends ClockedModule {
     const fifos = this.fifos;
     const out = this.out;
     const n = fifos.length;
-    // While asleep in IDLE with every queue empty, the RTL pointer kept walking one
-    // queue a cycle; catch it up so the next packet sees the pointer where the
-    // hardware would have it (this decides its latency).
-    if (this.state === STATE_IDLE && cycle > this.lastCycle + 1 && fifos[this.curQueue]!.empty()) {
+    // While asleep, the RTL pointer kept walking one queue a cycle over empty queues
+    // (commit wakes the module before it reaches a non-empty one); catch it up, since
+    // where it stands decides the next packet's latency.
+    if (this.walking && cycle > this.lastCycle + 1) {
       this.curQueue = (this.curQueue + (cycle - this.lastCycle - 1)) % n;
     }
     this.lastCycle = cycle;
+    for (let i = 0; i < n; i++) if (fifos[i]!.lastClock < cycle - 1) fifos[i]!.sync(cycle - 1);
     const cur = this.curQueue;
     const tready = out.ready;
     const curFifo = fifos[cur]!;
@@ -79,31 +82,40 @@ export class InputArbiter extends ClockedModule {
       const fifo = fifos[i]!;
       const wr = ch.valid && ch.ready;
       const rd = rdCur && i === cur;
-      if (wr || rd || fifo.settling()) {
+      if (!wr && !rd && !ch.valid && !fifo.settling()) continue;
+      if (wr || rd) {
         if (wr && ch.beat === ch.packet!.beats - 1) this.pktIn++;
-        fifo.clock(wr, ch.packet, ch.beat, rd);
+        fifo.clockAt(cycle, wr, ch.packet, ch.beat, rd);
+      } else {
+        fifo.sync(cycle);
       }
       ch.setReady(!fifo.nearlyFull());
     }
     this.state = nextState;
     this.curQueue = nextCur;
     const head = fifos[nextCur]!;
+    this.walking = nextState === STATE_IDLE && head.empty();
     if (head.empty()) out.release();
     else out.drive(head.doutPacket(), head.doutBeat());
   }
 
   commit(cycle: number): number {
-    // The pointer walks over empty queues by itself while in IDLE with work queued,
-    // and FIFO output registers fill by themselves.
     const fifos = this.fifos;
-    let pending = false;
-    for (let i = 0; i < fifos.length; i++) {
-      const f = fifos[i]!;
-      if (f.settling()) return cycle + 1;
-      if (!f.empty()) pending = true;
+    const n = fifos.length;
+    let wake = IDLE;
+    for (let i = 0; i < n; i++) {
+      const c = fifos[i]!.nextChangeCycle() - 1;
+      if (c < wake) wake = c;
     }
-    if (this.state === STATE_IDLE && pending && fifos[this.curQueue]!.empty()) return cycle + 1;
-    return IDLE;
+    if (this.walking) {
+      // The pointer reaches queue i (cycle+1 is where it stands now) after (i - cur) mod n cycles.
+      for (let i = 0; i < n; i++) {
+        if (fifos[i]!.empty()) continue;
+        const c = cycle + ((i - this.curQueue + n) % n);
+        if (c < wake) wake = c;
+      }
+    }
+    return wake;
   }
 
   override traceSignals(): TraceSignal[] {

@@ -47,16 +47,18 @@ export class NicOutputPortLookup extends ClockedModule {
     this.in.ready = this.in.nextReady = true;
   }
 
-  evaluate(): void {
+  evaluate(cycle: number): void {
     const fifo = this.fifo;
     const out = this.out;
+    fifo.sync(cycle - 1);
     const rd = out.valid && out.ready;
     if (rd) {
       if (this.state === MODULE_HEADER) this.state = IN_PACKET;
       else if (out.beat === out.packet!.beats - 1) this.state = MODULE_HEADER;
     }
     const wr = this.in.valid && this.in.ready;
-    if (wr || rd || fifo.settling()) fifo.clock(wr, this.in.packet, this.in.beat, rd);
+    if (wr || rd) fifo.clockAt(cycle, wr, this.in.packet, this.in.beat, rd);
+    else fifo.sync(cycle);
     this.in.setReady(!fifo.nearlyFull());
     if (fifo.empty()) {
       out.release();
@@ -69,7 +71,8 @@ export class NicOutputPortLookup extends ClockedModule {
   }
 
   commit(cycle: number): number {
-    return this.fifo.settling() ? cycle + 1 : IDLE;
+    void cycle;
+    return this.fifo.nextChangeCycle() - 1;
   }
 
   override traceSignals(): TraceSignal[] {

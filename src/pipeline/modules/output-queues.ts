@@ -89,8 +89,12 @@ export class OutputQueues extends ClockedModule {
     this.in.ready = this.in.nextReady = !this.tailDrop;
   }
 
-  evaluate(): void {
+  evaluate(cycle: number): void {
     const n = this.outs.length;
+    for (let q = 0; q < n; q++) {
+      if (this.data[q]!.lastClock < cycle - 1) this.data[q]!.sync(cycle - 1);
+      if (this.metadata[q]!.lastClock < cycle - 1) this.metadata[q]!.sync(cycle - 1);
+    }
     const inCh = this.in;
     const inFire = inCh.valid && inCh.ready;
     const p = inCh.packet;
@@ -148,10 +152,18 @@ export class OutputQueues extends ClockedModule {
       if (last) nextState = STATE_IDLE;
     }
     let anyNearlyFull = false;
+    const bothWr = wrMask | metaWrMask;
     for (let q = 0; q < n; q++) {
       const out = this.outs[q]!;
       const data = this.data[q]!;
       const meta = this.metadata[q]!;
+      // A queue with nothing offered, nothing written, settled registers and settled
+      // flags would compute exactly what it holds: skip it.
+      if (!out.valid && (bothWr & (1 << q)) === 0 && !data.settling() && !meta.settling() &&
+          (this.nearlyFull[q] !== 0) === data.progFull() && (this.metadataNearlyFull[q] !== 0) === meta.nearlyFull()) {
+        if (this.nearlyFull[q] || this.metadataNearlyFull[q]) anyNearlyFull = true;
+        continue;
+      }
       const rd = out.valid && out.ready;
       let metaRd = false;
       if (rd) {
@@ -169,9 +181,11 @@ export class OutputQueues extends ClockedModule {
       this.nearlyFull[q] = data.progFull() ? 1 : 0;
       this.metadataNearlyFull[q] = meta.nearlyFull() ? 1 : 0;
       const wr = (wrMask & (1 << q)) !== 0;
-      if (wr || rd || data.settling()) data.clock(wr, p, inCh.beat, rd);
+      if (wr || rd) data.clockAt(cycle, wr, p, inCh.beat, rd);
+      else data.sync(cycle);
       const mwr = (metaWrMask & (1 << q)) !== 0;
-      if (mwr || metaRd || meta.settling()) meta.clock(mwr, null, 0, metaRd);
+      if (mwr || metaRd) meta.clockAt(cycle, mwr, null, 0, metaRd);
+      else meta.sync(cycle);
       if (this.nearlyFull[q] || this.metadataNearlyFull[q]) anyNearlyFull = true;
       if (data.empty()) out.release();
       else out.drive(data.doutPacket(), data.doutBeat());
@@ -183,13 +197,15 @@ export class OutputQueues extends ClockedModule {
   }
 
   commit(cycle: number): number {
+    let wake = IDLE;
     for (let q = 0; q < this.data.length; q++) {
-      if (this.data[q]!.settling() || this.metadata[q]!.settling()) return cycle + 1;
       // The registered nearly_full flags lag their FIFOs by one edge.
       if ((this.nearlyFull[q] !== 0) !== this.data[q]!.progFull()) return cycle + 1;
       if ((this.metadataNearlyFull[q] !== 0) !== this.metadata[q]!.nearlyFull()) return cycle + 1;
+      const c = Math.min(this.data[q]!.nextChangeCycle(), this.metadata[q]!.nextChangeCycle()) - 1;
+      if (c < wake) wake = c;
     }
-    return IDLE;
+    return wake;
   }
 
   counter(queue: number, which: number): number {
