@@ -80,14 +80,21 @@ export class Simulator {
     return min;
   }
 
-  /** Runs every cycle before `endCycle` that has work; afterwards `now` is `endCycle`. */
-  runUntil(endCycle: number): void {
+  /**
+   * Runs every cycle before `endCycle` that has work; afterwards `now` is `endCycle`.
+   * With `maxSteps`, stops early after that many evaluated cycles (a real-time driver
+   * keeps its event loop responsive this way) and returns false.
+   */
+  runUntil(endCycle: number, maxSteps = Number.POSITIVE_INFINITY): boolean {
+    let steps = 0;
     for (;;) {
       const t = this.nextEventCycle();
       if (t >= endCycle) break;
+      if (steps++ >= maxSteps) return false;
       this.step(t);
     }
     if (endCycle > this.now) this.now = endCycle;
+    return true;
   }
 
   /** Runs until no module has work, or until `limitCycle`. Returns the cycle reached. */
