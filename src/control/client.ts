@@ -95,7 +95,7 @@ export interface TapRecord {
   direction: number;
   clientId: number;
   message: Uint8Array;
-  timeNs: number;
+  timeUs: number;
 }
 
 interface Pending {
@@ -430,10 +430,10 @@ export class FatriotClient extends EventEmitter<FatriotClientEvents> {
     if (spec === undefined || spec.notification !== true) return;
     const a = this.decodeGenl(msg, fatriotAttrs, spec.reply);
     if (a instanceof NetlinkParseError) return;
-    const timeNs = typeof a.timeNs === 'number' ? a.timeNs : 0;
+    const timeUs = typeof a.timeUs === 'number' ? a.timeUs : 0;
     switch (g.cmd) {
       case Cmd.EVENT_FAILSAFE:
-        this.emit('event', { kind: 'failsafe', svcId: a.svcId as number, active: a.active === 1, cause: String(a.cause ?? ''), cycle: a.cycle as number, timeNs });
+        this.emit('event', { kind: 'failsafe', svcId: a.svcId as number, active: a.active === 1, cause: String(a.cause ?? ''), cycle: a.cycle as number, timeUs });
         break;
       case Cmd.EVENT_HEARTBEAT:
         this.emit('event', {
@@ -446,7 +446,7 @@ export class FatriotClient extends EventEmitter<FatriotClientEvents> {
           ratio: (a.ratioMilli as number) / 1000,
           timedOut: a.timedOut === true,
           cycle: a.cycle as number,
-          timeNs,
+          timeUs,
         });
         break;
       case Cmd.EVENT_NEIGHBOR:
@@ -456,11 +456,11 @@ export class FatriotClient extends EventEmitter<FatriotClientEvents> {
           svcId: typeof a.svcId === 'number' ? a.svcId : 0,
           up: a.up === 1,
           cycle: a.cycle as number,
-          timeNs,
+          timeUs,
         });
         break;
       case Cmd.TAP:
-        this.emit('tap', { direction: a.tapDirection as number, clientId: a.tapClient as number, message: a.tapMessage as Uint8Array, timeNs });
+        this.emit('tap', { direction: a.tapDirection as number, clientId: a.tapClient as number, message: a.tapMessage as Uint8Array, timeUs });
         break;
     }
   }

@@ -120,7 +120,7 @@ export const fatriotAttrs: AttrSet = attrSet('fatriot', [
   A(35, 'tapDirection', 'u8', { max: 1, description: '0: to the server, 1: from the server' }),
   A(36, 'tapClient', 'u32'),
   A(37, 'tapMessage', 'binary', { minLen: 16, maxLen: 65536 }),
-  A(38, 'timeNs', 'u64', { description: 'wall-clock time, ns since the Unix epoch' }),
+  A(38, 'timeUs', 'u64', { description: 'wall-clock time at the server, microseconds since the Unix epoch (ns would pass 2^53)' }),
   A(39, 'relayIp', 'ipv4'),
   A(40, 'relayPortBase', 'u16'),
   A(41, 'relayPortCount', 'u16'),
@@ -202,16 +202,16 @@ export const COMMANDS: readonly CommandSpec[] = [
   spec('FLUSH', NONE, NONE),
   spec('JOIN_GROUP', { allowed: ['mcastGroup'], required: ['mcastGroup'] }, NONE),
   spec('LEAVE_GROUP', { allowed: ['mcastGroup'], required: ['mcastGroup'] }, NONE),
-  spec('EVENT_FAILSAFE', NONE, { allowed: ['svcId', 'active', 'cause', 'cycle', 'timeNs'], required: ['svcId', 'active', 'cycle'] }, false, true),
+  spec('EVENT_FAILSAFE', NONE, { allowed: ['svcId', 'active', 'cause', 'cycle', 'timeUs'], required: ['svcId', 'active', 'cycle'] }, false, true),
   spec(
     'EVENT_HEARTBEAT',
     NONE,
-    { allowed: ['svcId', 'rttCycles', 'rttLastNs', 'rttAvgCycles', 'rttAvgNs', 'ratioMilli', 'timedOut', 'cycle', 'timeNs'], required: ['svcId', 'rttCycles', 'ratioMilli', 'cycle'] },
+    { allowed: ['svcId', 'rttCycles', 'rttLastNs', 'rttAvgCycles', 'rttAvgNs', 'ratioMilli', 'timedOut', 'cycle', 'timeUs'], required: ['svcId', 'rttCycles', 'ratioMilli', 'cycle'] },
     false,
     true,
   ),
-  spec('EVENT_NEIGHBOR', NONE, { allowed: ['ip', 'svcId', 'up', 'cycle', 'timeNs'], required: ['ip', 'up', 'cycle'] }, false, true),
-  spec('TAP', NONE, { allowed: ['tapDirection', 'tapClient', 'tapMessage', 'timeNs'], required: ['tapDirection', 'tapClient', 'tapMessage'] }, false, true),
+  spec('EVENT_NEIGHBOR', NONE, { allowed: ['ip', 'svcId', 'up', 'cycle', 'timeUs'], required: ['ip', 'up', 'cycle'] }, false, true),
+  spec('TAP', NONE, { allowed: ['tapDirection', 'tapClient', 'tapMessage', 'timeUs'], required: ['tapDirection', 'tapClient', 'tapMessage'] }, false, true),
 ];
 
 const BY_CMD = new Map<number, CommandSpec>(COMMANDS.map((c) => [c.cmd, c]));

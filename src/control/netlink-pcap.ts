@@ -34,7 +34,7 @@ export class NetlinkCapture {
   }
 
   /** Records one netlink message; `toNic` says its direction. */
-  record(message: Uint8Array, toNic: boolean, timeNs: number): void {
+  record(message: Uint8Array, toNic: boolean, timeUs: number): void {
     const f = this.frame;
     const dv = new DataView(f.buffer);
     dv.setUint16(0, toNic ? PACKET_HOST : PACKET_OUTGOING, false);
@@ -43,7 +43,7 @@ export class NetlinkCapture {
     dv.setUint16(14, NETLINK_GENERIC, false);
     const n = Math.min(message.length, f.length - NETLINK_PCAP_HEADER_BYTES);
     f.set(message.subarray(0, n), NETLINK_PCAP_HEADER_BYTES);
-    this.writer.write(f, NETLINK_PCAP_HEADER_BYTES + n, timeNs);
+    this.writer.write(f, NETLINK_PCAP_HEADER_BYTES + n, BigInt(Math.floor(timeUs)) * 1000n);
     this.writer.flush();
   }
 

@@ -114,9 +114,9 @@ export interface NicConfigState extends NicConfig {
   cycle: number;
 }
 
-/** Notifications of the "events" group; `cycle` is model time, `timeNs` wall time at the server. */
+/** Notifications of the "events" group; `cycle` is model time, `timeUs` wall time at the server (µs since the epoch). */
 export type ControlEvent =
-  | { kind: 'failsafe'; svcId: number; active: boolean; cause: string; cycle: number; timeNs: number }
+  | { kind: 'failsafe'; svcId: number; active: boolean; cause: string; cycle: number; timeUs: number }
   | {
       kind: 'heartbeat';
       svcId: number;
@@ -127,9 +127,9 @@ export type ControlEvent =
       ratio: number;
       timedOut: boolean;
       cycle: number;
-      timeNs: number;
+      timeUs: number;
     }
-  | { kind: 'neighbor'; ip: string; svcId: number; up: boolean; cycle: number; timeNs: number };
+  | { kind: 'neighbor'; ip: string; svcId: number; up: boolean; cycle: number; timeUs: number };
 
 export function protoNumber(p: Proto): number {
   if (typeof p === 'number') return p;

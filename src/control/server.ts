@@ -180,7 +180,16 @@ export class ControlServer {
   private accept(socket: net.Socket): void {
     const client: Client = { id: this.nextClientId++, socket, framer: new NetlinkFramer(), groups: new Set(), closing: false, droppedNotifications: 0 };
     this.clients.set(client.id, client);
-    socket.on('data', (chunk) => this.onData(client, chunk));
+    socket.on('data', (chunk) => {
+      try {
+        this.onData(client, chunk);
+      } catch (e) {
+        // Never let one client's input take the NIC down (SPEC 9).
+        this.log(`client ${client.id}: internal error: ${String(e)}`);
+        client.closing = true;
+        socket.destroy();
+      }
+    });
     socket.on('error', (e) => this.log(`client ${client.id}: ${e.message}`));
     socket.on('close', () => this.clients.delete(client.id));
   }
@@ -301,7 +310,7 @@ export class ControlServer {
       tapDirection: direction,
       tapClient: client.id,
       tapMessage: bytes.slice(0, readHeader(bytes).len),
-      timeNs: wallClockNs(),
+      timeUs: wallClockUs(),
     });
     this.multicast(FATRIOT_MCGRP_TAP, copy, client.groups.has(FATRIOT_MCGRP_TAP) ? client.id : -1);
   }
@@ -318,10 +327,10 @@ export class ControlServer {
   }
 
   private publishEvent(e: NicEvent): void {
-    const timeNs = wallClockNs();
+    const timeUs = wallClockUs();
     let bytes: Uint8Array;
     if (e.kind === 'failsafe') {
-      bytes = genlMessage(Cmd.EVENT_FAILSAFE, 0, 0, { svcId: e.serviceId, active: e.active ? 1 : 0, cause: e.cause, cycle: e.cycle, timeNs });
+      bytes = genlMessage(Cmd.EVENT_FAILSAFE, 0, 0, { svcId: e.serviceId, active: e.active ? 1 : 0, cause: e.cause, cycle: e.cycle, timeUs });
     } else if (e.kind === 'heartbeat') {
       const ratioMilli = Math.min(0xffffffff, Math.max(0, Math.round(e.ratio * 1000)));
       const values: AttrValues = {
@@ -332,18 +341,18 @@ export class ControlServer {
         rttAvgNs: this.cyclesToNs(e.rttAvgCycles),
         ratioMilli,
         cycle: e.cycle,
-        timeNs,
+        timeUs,
       };
       if (e.timedOut) values.timedOut = true;
       bytes = genlMessage(Cmd.EVENT_HEARTBEAT, 0, 0, values);
     } else {
-      bytes = genlMessage(Cmd.EVENT_NEIGHBOR, 0, 0, { ip: e.ip >>> 0, svcId: e.serviceId, up: e.up ? 1 : 0, cycle: e.cycle, timeNs });
+      bytes = genlMessage(Cmd.EVENT_NEIGHBOR, 0, 0, { ip: e.ip >>> 0, svcId: e.serviceId, up: e.up ? 1 : 0, cycle: e.cycle, timeUs });
     }
     this.multicast(FATRIOT_MCGRP_EVENTS, bytes);
     let tapMembers = false;
     for (const c of this.clients.values()) if (c.groups.has(FATRIOT_MCGRP_TAP)) tapMembers = true;
     if (tapMembers) {
-      const copy = genlMessage(Cmd.TAP, 0, 0, { tapDirection: 1, tapClient: 0, tapMessage: bytes.slice(0, readHeader(bytes).len), timeNs });
+      const copy = genlMessage(Cmd.TAP, 0, 0, { tapDirection: 1, tapClient: 0, tapMessage: bytes.slice(0, readHeader(bytes).len), timeUs });
       this.multicast(FATRIOT_MCGRP_TAP, copy);
     }
   }
@@ -746,8 +755,9 @@ function ipText(ip: number): string {
   return `${(ip >>> 24) & 255}.${(ip >>> 16) & 255}.${(ip >>> 8) & 255}.${ip & 255}`;
 }
 
-function wallClockNs(): number {
-  return Date.now() * 1e6;
+/** Wall-clock microseconds since the epoch, from the high-resolution clock. */
+function wallClockUs(): number {
+  return Math.floor(performance.timeOrigin * 1000 + performance.now() * 1000);
 }
 
 function toControlError(e: unknown): ControlError {

@@ -5,6 +5,10 @@ import type { ControlEvent } from '../../objects.ts';
 import { formatDuration } from '../args.ts';
 import type { CliContext } from '../context.ts';
 
+function nowUs(): number {
+  return Math.floor(performance.timeOrigin * 1000 + performance.now() * 1000);
+}
+
 function describe(e: ControlEvent): string {
   switch (e.kind) {
     case 'failsafe':
@@ -31,11 +35,11 @@ export function register(program: Command, ctx: CliContext): void {
       });
       if (capture !== null) {
         // Our own exchange first (it names the family for Wireshark), then every client's traffic.
-        client.onSend = (bytes) => capture.record(bytes, true, Date.now() * 1e6);
+        client.onSend = (bytes) => capture.record(bytes, true, nowUs());
         client.on('message', (bytes) => {
-          if (readHeader(bytes).seq !== 0) capture.record(bytes, false, Date.now() * 1e6);
+          if (readHeader(bytes).seq !== 0) capture.record(bytes, false, nowUs());
         });
-        client.on('tap', (t) => capture.record(t.message, t.direction === 0, t.timeNs));
+        client.on('tap', (t) => capture.record(t.message, t.direction === 0, t.timeUs));
         await client.getFamily();
       }
       await client.subscribe('events');
