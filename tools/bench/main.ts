@@ -1,0 +1,86 @@
+/**
+ * `npm run bench -- --json`: one JSON object on stdout (SPEC section 8). Every rate
+ * is measured in this run next to its baseline: the Fatriot NIC next to the
+ * reference NIC, the TAP path next to a plain veth pair. Progress goes to stderr.
+ *
+ * Options: --json (the object only), --quick (fewer frames), --no-tap.
+ */
+import { parseArgs } from 'node:util';
+import { ReferenceNic } from '../../src/pipeline/nic/reference-nic.ts';
+import { measureLatencyCycles, measureThroughput, type NicFactory } from './model.ts';
+
+const { values } = parseArgs({
+  options: {
+    json: { type: 'boolean', default: false },
+    quick: { type: 'boolean', default: false },
+    'no-tap': { type: 'boolean', default: false },
+  },
+});
+
+const log = (msg: string) => process.stderr.write(`bench: ${msg}\n`);
+const round = (x: number, digits = 3) => Number(x.toFixed(digits));
+
+async function loadFatriot(): Promise<NicFactory | null> {
+  try {
+    const { FatriotNic } = await import('../../src/pipeline/nic/fatriot-nic.ts');
+    return () => new FatriotNic();
+  } catch (error) {
+    log(`Fatriot NIC unavailable: ${(error as Error).message}`);
+    return null;
+  }
+}
+
+async function main(): Promise<void> {
+  const n64 = values.quick ? 20_000 : 100_000;
+  const n1500 = values.quick ? 2_000 : 10_000;
+  const refnic: NicFactory = () => new ReferenceNic();
+  const fatriot = await loadFatriot();
+
+  // Warm both models up (JIT) before timing.
+  measureThroughput(refnic, 60, 5_000);
+  if (fatriot) measureThroughput(fatriot, 60, 5_000);
+
+  log(`reference NIC, ${n64} x 64-byte frames`);
+  const ref64 = measureThroughput(refnic, 60, n64);
+  log(`reference NIC, ${n1500} x 1500-byte frames`);
+  const ref1500 = measureThroughput(refnic, 1514, n1500);
+  const model: Record<string, unknown> = {
+    refnic_64B_mpps: round(ref64.mpps),
+    refnic_1500B_gbps: round(ref1500.gbps),
+    busy_mcycles_per_s: round(ref64.mcyclesPerSecond, 2),
+  };
+  const latency: Record<string, number> = { refnic: measureLatencyCycles(refnic) };
+  if (fatriot) {
+    log(`Fatriot NIC, ${n64} x 64-byte frames`);
+    const f64 = measureThroughput(fatriot, 60, n64);
+    log(`Fatriot NIC, ${n1500} x 1500-byte frames`);
+    const f1500 = measureThroughput(fatriot, 1514, n1500);
+    model.fatriot_64B_mpps = round(f64.mpps);
+    model.fatriot_1500B_gbps = round(f1500.gbps);
+    latency.fatriot = measureLatencyCycles(fatriot);
+  }
+  model.latency_cycles = latency;
+  const result: Record<string, unknown> = { model };
+
+  const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
+  if (!values['no-tap'] && isRoot) {
+    const { benchTap } = await import('./tap.ts');
+    log('TAP path vs veth pair (about 15 s)');
+    const tap = await benchTap({});
+    result.tap = {
+      pps_64B: round(tap.pps_64B, 0),
+      gbps_1400B: round(tap.gbps_1400B),
+      rtt_us_p50: round(tap.rtt_us_p50, 1),
+      rtt_us_p99: round(tap.rtt_us_p99, 1),
+      veth_pps_64B: round(tap.veth_pps_64B, 0),
+      veth_rtt_us_p50: round(tap.veth_rtt_us_p50, 1),
+    };
+  } else if (!values['no-tap']) {
+    log('tap block skipped: needs root and /dev/net/tun');
+  }
+
+  const text = JSON.stringify(result, null, values.json ? 0 : 2);
+  process.stdout.write(text + '\n');
+}
+
+await main();
