@@ -50,7 +50,11 @@
  * L2 broadcast), IPv4 from nicConfig.relayIp, TTL 64, DF, IPv4 ident = sequence.
  * ICMP identifier and UDP source port are HEARTBEAT_PORT_BASE + entry, so the
  * classifier can route replies here and the manager can tell entries apart (keep the
- * relay port range of nicConfig clear of them); ICMP sequence counts per entry.
+ * relay port range of nicConfig clear of them); ICMP sequence counts per entry. A reply
+ * matches when it comes from the entry's targetIp (ICMP echo reply with the entry's
+ * identifier and current sequence; UDP from udpPort to the entry's port, which carries
+ * no sequence) while its heartbeat is outstanding or late; anything else is counted in
+ * `unmatchedReplies` and released.
  * tuser: srcPort = srcForHostEgress(dmaPort) (the lookup sends it to the host),
  * flags = FLAG_FROM_HEARTBEAT, serviceId = the entry's. The send time is the cycle
  * the first beat is accepted on `tx`; a reply's time is the cycle its first beat
@@ -743,7 +747,6 @@ export class HeartbeatManager extends ClockedModule {
       if (on === this.effective[s]) continue;
       this.effective[s] = on;
       this.failsafeActive.set(s, on);
-      mode.set(s, this.fModeActive, on);
       this.counters.values[on === 1 ? this.cActivations : this.cDeactivations]!++;
       if (this.events !== null) {
         const cause: Extract<NicEvent, { kind: 'failsafe' }>['cause'] =
@@ -759,6 +762,8 @@ export class HeartbeatManager extends ClockedModule {
         this.events({ kind: 'failsafe', serviceId: s, active: on === 1, cause, cycle });
       }
     }
+    // Status is rewritten in full: a host clear of an entry zeroes its status bits too.
+    for (let s = 0; s < this.services; s++) mode.set(s, this.fModeActive, this.effective[s]!);
     for (let e = 0; e < this.depth; e++) {
       if (this.active[e] === 1) this.hb.set(e, this.fEntryFailsafe, this.effective[this.serviceOf[e]!]!);
     }
