@@ -22,17 +22,19 @@ const port = z.number().int().min(0).max(65535);
 const svcId = z.number().int().min(0).max(MAX_SERVICE_ID);
 const proto = z.union([z.enum(Object.keys(IPPROTO) as [keyof typeof IPPROTO, ...(keyof typeof IPPROTO)[]]), z.number().int().min(1).max(255)]);
 /** A duration as ns, or as text ("500ms") for hand-written files. */
-const durationNs = z.union([
-  z.number().int().positive().max(Number.MAX_SAFE_INTEGER),
-  z.string().transform((s, ctx) => {
-    try {
-      return parseDuration(s);
-    } catch (e) {
-      ctx.addIssue({ code: 'custom', message: (e as Error).message });
-      return z.NEVER;
-    }
-  }),
-]);
+const durationNs = z.union([z.number(), z.string()]).transform((v, ctx) => {
+  if (typeof v === 'number') {
+    if (Number.isSafeInteger(v) && v > 0) return v;
+    ctx.addIssue({ code: 'custom', message: `${v} is not a positive whole number of ns` });
+    return z.NEVER;
+  }
+  try {
+    return parseDuration(v);
+  } catch (e) {
+    ctx.addIssue({ code: 'custom', message: (e as Error).message });
+    return z.NEVER;
+  }
+});
 const hex = z
   .string()
   .regex(/^([0-9a-fA-F]{2})*$/, 'not hex bytes')

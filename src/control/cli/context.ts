@@ -25,14 +25,49 @@ export interface ObjectCommand {
   run(ctx: CliContext, args: string[]): Promise<void>;
 }
 
+/** Where output goes: stdout takes whole lines (newline added), stderr raw text. `stop` ends long-running commands. */
+export interface CliIo {
+  stdout(line: string): void;
+  stderr(text: string): void;
+  /** Aborting it ends `monitor` and `daemon` as SIGINT does. */
+  stop: AbortSignal | null;
+}
+
 export class CliContext {
   readonly objects = new Map<string, ObjectCommand>();
+  readonly io: CliIo;
   private connection: Promise<FatriotClient> | null = null;
 
   constructor(
     private readonly program: Command,
-    readonly stdout: (text: string) => void = (t) => void process.stdout.write(`${t}\n`),
-  ) {}
+    io: Partial<CliIo> = {},
+  ) {
+    this.io = {
+      stdout: io.stdout ?? ((t) => void process.stdout.write(`${t}\n`)),
+      stderr: io.stderr ?? ((t) => void process.stderr.write(t)),
+      stop: io.stop ?? null,
+    };
+  }
+
+  stdout(line: string): void {
+    this.io.stdout(line);
+  }
+
+  /** Resolves on SIGINT, SIGTERM or the io's stop signal (long-running commands wait on it). */
+  waitForStop(): Promise<void> {
+    return new Promise((resolve) => {
+      const done = () => {
+        process.off('SIGINT', done);
+        process.off('SIGTERM', done);
+        this.io.stop?.removeEventListener('abort', done);
+        resolve();
+      };
+      process.on('SIGINT', done);
+      process.on('SIGTERM', done);
+      if (this.io.stop?.aborted === true) done();
+      else this.io.stop?.addEventListener('abort', done);
+    });
+  }
 
   get options(): GlobalOptions {
     return this.program.opts<GlobalOptions>();

@@ -1,6 +1,7 @@
 /**
- * `fatriot [ OPTIONS ] OBJECT { COMMAND | help }` (SPEC 5), in the grammar of
- * iproute2's `ip`. The CLI talks only to a NIC's control socket.
+ * The `fatriot` program: `fatriot [ OPTIONS ] OBJECT { COMMAND | help }`
+ * (SPEC 5), in the grammar of iproute2's `ip`. The CLI talks only to a NIC's
+ * control socket. main.ts runs it; tests build it in-process with their own output.
  *
  * Commands live in ./commands/, one file per object; every file there that
  * exports `register(program, ctx)` is loaded, so adding a subcommand
@@ -12,7 +13,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { ControlApiError } from '../client.ts';
 import { UsageError } from './args.ts';
-import { CliContext } from './context.ts';
+import { CliContext, type CliIo } from './context.ts';
 
 export type RegisterCommand = (program: Command, ctx: CliContext) => void;
 
@@ -22,9 +23,9 @@ const GLOBAL_USAGE = [
 ];
 
 /** Builds the program with every command file registered. */
-export async function buildProgram(stdout?: (text: string) => void): Promise<{ program: Command; ctx: CliContext }> {
+export async function buildProgram(io: Partial<CliIo> = {}): Promise<{ program: Command; ctx: CliContext }> {
   const program = new Command('fatriot');
-  const ctx = new CliContext(program, stdout);
+  const ctx = new CliContext(program, io);
   program
     .description('Control a Fatriot NIC (emulated NetFPGA-SUME) through its netlink-style control socket')
     .option('--socket <path>', 'control socket (default: $FATRIOT_SOCKET or /run/fatriot/nic0.sock)')
@@ -34,7 +35,10 @@ export async function buildProgram(stdout?: (text: string) => void): Promise<{ p
     .enablePositionalOptions()
     .helpOption(false)
     .exitOverride()
-    .configureOutput({ writeErr: (s) => process.stderr.write(s.startsWith('error: ') ? `fatriot: ${s.slice(7)}` : s) });
+    .configureOutput({
+      writeOut: (s) => ctx.io.stdout(s.replace(/\n$/, '')),
+      writeErr: (s) => ctx.io.stderr(s.startsWith('error: ') ? `fatriot: ${s.slice(7)}` : s),
+    });
 
   const dir = new URL('./commands/', import.meta.url);
   const files = readdirSync(dir)
@@ -51,15 +55,14 @@ export async function buildProgram(stdout?: (text: string) => void): Promise<{ p
     .argument('[object]')
     .action((name?: string) => {
       if (name !== undefined) return ctx.runObject(name, ['help']);
-      ctx.stdout(globalUsage(program, ctx));
+      ctx.io.stdout(globalUsage(program, ctx));
     });
   program.argument('[words...]').action(async (words: string[]) => {
     if (words.length > 0) throw new UsageError(`unknown object "${words[0]}"; try "fatriot help"`);
     const batch = ctx.options.batch;
     if (batch === undefined) {
-      process.stderr.write(`${globalUsage(program, ctx)}\n`);
-      process.exitCode = 2;
-      return;
+      ctx.io.stderr(`${globalUsage(program, ctx)}\n`);
+      throw new UsageError('');
     }
     await runBatch(ctx, batch);
   });
@@ -107,26 +110,24 @@ function errorText(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
 }
 
-/** Runs the CLI; returns the exit status. */
-export async function main(argv: string[]): Promise<number> {
+/** Runs the CLI on `argv` (as process.argv: node, script, words...); returns the exit status. */
+export async function main(argv: string[], io: Partial<CliIo> = {}): Promise<number> {
   let ctx: CliContext | null = null;
   try {
-    const built = await buildProgram();
+    const built = await buildProgram(io);
     ctx = built.ctx;
     await built.program.parseAsync(argv);
-    return typeof process.exitCode === 'number' ? process.exitCode : 0;
+    return 0;
   } catch (e) {
     if (e instanceof CommanderError) {
       // Commander has printed its one-line message already.
       return e.exitCode === 0 ? 0 : 2;
     }
     const inner = e instanceof BatchLineError ? e.inner : e;
-    process.stderr.write(`fatriot: ${errorText(e)}\n`);
+    const text = errorText(e);
+    if (text !== '') (ctx?.io.stderr ?? ((s: string) => process.stderr.write(s)))(`fatriot: ${text}\n`);
     return inner instanceof UsageError ? 2 : 1;
   } finally {
     await ctx?.close();
   }
 }
-
-const status = await main(process.argv);
-process.exitCode = status;

@@ -22,11 +22,8 @@ export function register(program: Command, ctx: CliContext): void {
         reference: opts.reference === true,
         ...(opts.config === undefined ? {} : { configFile: opts.config }),
       });
-      process.stdout.write(`fatriot daemon: ${daemon.nic.description}; control socket ${socketPath}; pid ${process.pid}\n`);
-      await new Promise<void>((resolve) => {
-        process.once('SIGINT', resolve);
-        process.once('SIGTERM', resolve);
-      });
+      ctx.stdout(`fatriot daemon: ${daemon.nic.description}; control socket ${socketPath}; pid ${process.pid}`);
+      await ctx.waitForStop();
       await daemon.stop();
     });
 }

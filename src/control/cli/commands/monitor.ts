@@ -44,13 +44,9 @@ export function register(program: Command, ctx: CliContext): void {
       }
       await client.subscribe('events');
       if (capture !== null) await client.subscribe('tap');
-      process.stderr.write(`fatriot monitor: listening on ${ctx.socketPath}${capture === null ? '' : `, capturing to ${opts.pcap}`} (Ctrl-C to stop)\n`);
-      await new Promise<void>((resolve) => {
-        const stop = () => resolve();
-        process.once('SIGINT', stop);
-        process.once('SIGTERM', stop);
-        client.once('close', stop);
-      });
+      ctx.io.stderr(`fatriot monitor: listening on ${ctx.socketPath}${capture === null ? '' : `, capturing to ${opts.pcap}`} (Ctrl-C to stop)\n`);
+      const closed = new Promise<void>((resolve) => client.once('close', resolve));
+      await Promise.race([ctx.waitForStop(), closed]);
       capture?.close();
     });
 }

@@ -12,7 +12,7 @@ export function register(program: Command, ctx: CliContext): void {
     .action(async (file: string) => {
       const cfg = await collectConfig(await ctx.client());
       const text = `${JSON.stringify(cfg, null, 2)}\n`;
-      if (file === '-') process.stdout.write(text);
+      if (file === '-') ctx.stdout(text.trimEnd());
       else writeFileSync(file, text);
     });
   program
