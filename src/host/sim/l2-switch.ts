@@ -102,7 +102,7 @@ export class L2Switch extends ClockedModule {
     this.ports.forEach((port, i) => port.attach((frame, cycle) => this.onFrame(i, frame, cycle)));
   }
 
-  /** The port `mac` ("aa:bb:..." or 48-bit number) is learned on at `cycle`, or -1. */
+  /** The port the MAC `mac48` (readMac48 form) is learned on at `cycle`, or -1. */
   lookup(mac: number, cycle: number = this.sim?.now ?? 0): number {
     const e = this.fdb.get(mac);
     return e !== undefined && cycle - e.lastSeenCycle < this.ageingCycles ? e.port : -1;

@@ -180,7 +180,9 @@ export class NetStack {
   neighborState(ip: Ipv4Like, at: number): NeighborStateName {
     const n = this.neighbors.get(toIpv4(ip));
     if (n === undefined) return 'none';
-    return neighborStateNames[this.effectiveState(n, at)]!;
+    // A query changes nothing: the REACHABLE -> STALE expiry is only applied on use.
+    const expired = n.state === NeighborState.Reachable && at >= n.confirmedCycle + this.params.reachableCycles;
+    return neighborStateNames[expired ? NeighborState.Stale : n.state]!;
   }
 
   /** The resolved MAC of `ip` as a 48-bit number, or -1. */
