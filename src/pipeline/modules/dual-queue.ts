@@ -40,7 +40,7 @@ export class DualQueue extends ClockedModule {
   private mirrorPacket: Packet | null = null;
   private mirrorBeat = 0;
   private readonly cMirrored = counterIndex('event.mirroredToFailsafe');
-  mirrorDropped = 0;
+  private readonly cMirrorDropped = counterIndex('drop.mirrorBacklogFull');
 
   constructor(name: string, input: AxisChannel, toHost: AxisChannel, toFailsafe: AxisChannel, pool: PacketPool, counters: CounterBank, params: DualQueueParams) {
     super(name);
@@ -98,7 +98,7 @@ export class DualQueue extends ClockedModule {
 
   private mirrorOut(p: Packet): void {
     if (this.mirrorQueue.length >= this.params.mirrorBacklogPackets) {
-      this.mirrorDropped++;
+      this.counters.add(this.cMirrorDropped, 1);
       return;
     }
     this.counters.add(this.cMirrored, 1);

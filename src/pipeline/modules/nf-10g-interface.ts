@@ -18,15 +18,19 @@ const MAX_FRAME_NO_FCS = eth.maxFrameBytesWithFcs.value - eth.fcsBytes.value;
 /** Shortest thing that can be an Ethernet frame (dst, src, ethertype). */
 const ETHERNET_HEADER_BYTES = 14;
 
-/** Counter indices of one 10G interface (nf_10g_interface pktin/pktout plus drops by reason). */
-export const MAC_COUNTERS = ['rxPackets', 'rxBytes', 'txPackets', 'txBytes', 'rxDropFifoFull', 'rxDropRunt', 'rxDropOversize'] as const;
-export const MAC_RX_PACKETS = 0;
-export const MAC_RX_BYTES = 1;
-export const MAC_TX_PACKETS = 2;
-export const MAC_TX_BYTES = 3;
-export const MAC_RX_DROP_FIFO_FULL = 4;
-export const MAC_RX_DROP_RUNT = 5;
-export const MAC_RX_DROP_OVERSIZE = 6;
+/**
+ * Where a 10G interface counts, as indices into the NIC's counter memory (laid out
+ * by the register map: per-port packets/bytes, drops by reason).
+ */
+export interface MacCounterIndex {
+  rxPackets: number;
+  rxBytes: number;
+  txPackets: number;
+  txBytes: number;
+  dropFifoFull: number;
+  dropRunt: number;
+  dropOversize: number;
+}
 
 /**
  * Receive half of nf_10g_interface (MAC, rx_queue, 64->256 nf_axis_converter),
@@ -40,7 +44,8 @@ export const MAC_RX_DROP_OVERSIZE = 6;
  * - tuser src = the interface's one-hot bit; frames carry no FCS.
  */
 export class Nf10gRx extends ClockedModule {
-  readonly counters: Float64Array;
+  private readonly counters: Float64Array;
+  private readonly idx: MacCounterIndex;
   private readonly out: AxisChannel;
   private readonly pool: PacketPool;
   private readonly timing: WireTiming;
@@ -59,9 +64,10 @@ export class Nf10gRx extends ClockedModule {
   private beatReadyCycle = 0;
   private firstBeatCycle = 0;
 
-  constructor(name: string, output: AxisChannel, pool: PacketPool, timing: WireTiming, srcPortOneHot: number, counters: Float64Array) {
+  constructor(name: string, output: AxisChannel, pool: PacketPool, timing: WireTiming, srcPortOneHot: number, counters: Float64Array, idx: MacCounterIndex) {
     super(name);
     this.counters = counters;
+    this.idx = idx;
     this.out = this.output(output);
     this.pool = pool;
     this.timing = timing;
@@ -78,11 +84,11 @@ export class Nf10gRx extends ClockedModule {
     const wireLen = len < MIN_FRAME_NO_FCS ? MIN_FRAME_NO_FCS : len;
     this.wireFreeUnits = arrival + timing.frameUnits(wireLen);
     if (len < ETHERNET_HEADER_BYTES) {
-      this.counters[MAC_RX_DROP_RUNT]!++;
+      this.counters[this.idx.dropRunt]!++;
       return;
     }
     if (len > MAX_FRAME_NO_FCS) {
-      this.counters[MAC_RX_DROP_OVERSIZE]!++;
+      this.counters[this.idx.dropOversize]!++;
       return;
     }
     // A sender's MAC pads short frames to the minimum; the receiver sees the padding.
@@ -106,13 +112,13 @@ export class Nf10gRx extends ClockedModule {
       const lastWord = this.lastWordCycles.peekTime();
       this.lastWordCycles.shift();
       if (this.bufferedWords >= this.dropThresholdWords) {
-        this.counters[MAC_RX_DROP_FIFO_FULL]!++;
+        this.counters[this.idx.dropFifoFull]!++;
         this.pool.release(p);
         continue;
       }
       this.bufferedWords += Math.ceil(p.length / MAC_WORD_BYTES);
-      this.counters[MAC_RX_PACKETS]!++;
-      this.counters[MAC_RX_BYTES]! += p.length;
+      this.counters[this.idx.rxPackets]!++;
+      this.counters[this.idx.rxBytes]! += p.length;
       this.rxq.push(p, lastWord + netfpgaSpec.latency.rxLastMacWordToCoreFirstBeatCycles.value);
     }
     if (out.valid && out.ready) {
@@ -163,11 +169,14 @@ export class Nf10gRx extends ClockedModule {
  * hw/netfpga-spec README "10G interface, transmit": the converter FIFO accepts
  * beats while it has room, hands one beat every tx.cyclesPerBeat cycles to the
  * store-and-forward tx_queue, and a frame goes on the wire once it is whole
- * there and the wire is free. The port sees the frame when its last bit has left.
- * Short frames are padded to the minimum by the MAC.
+ * there and the wire is free. The port is handed the frame at the cycle of its
+ * first bit (the convention of every port here: a port's cycle is when the frame
+ * starts on the wire, and the receiver adds the serialization); tx_queue frees
+ * its words when the last bit has left. Short frames are padded by the MAC.
  */
 export class Nf10gTx extends ClockedModule {
-  readonly counters: Float64Array;
+  private readonly counters: Float64Array;
+  private readonly idx: MacCounterIndex;
   private readonly in: AxisChannel;
   private readonly pool: PacketPool;
   private readonly timing: WireTiming;
@@ -177,14 +186,17 @@ export class Nf10gTx extends ClockedModule {
   private nextDrainCycle = 0;
   /** Frames whole in tx_queue, keyed by the cycle they may start on the wire. */
   private readonly ready = new TimedRing<Packet>();
+  /** Frames waiting for the wire, keyed by the cycle their first bit goes out. */
+  private readonly starting = new TimedRing<Packet>();
   /** Frames on the wire, keyed by the cycle their last bit leaves. */
   private readonly sending = new TimedRing<Packet>();
   private wireFreeUnits = 0;
   port: Port | null = null;
   private readonly padBuffer = new Uint8Array(MIN_FRAME_NO_FCS);
 
-  constructor(name: string, input: AxisChannel, pool: PacketPool, timing: WireTiming, counters: Float64Array) {
+  constructor(name: string, input: AxisChannel, pool: PacketPool, timing: WireTiming, counters: Float64Array, idx: MacCounterIndex) {
     super(name);
+    this.idx = idx;
     this.in = this.input(input);
     this.pool = pool;
     this.timing = timing;
@@ -214,20 +226,26 @@ export class Nf10gTx extends ClockedModule {
         }
       }
     }
-    // MAC: start whole frames on the wire in order.
+    // MAC: schedule whole frames on the wire in order.
     while (this.ready.length > 0 && this.ready.peekTime() <= cycle) {
       const p = this.ready.shift();
-      const start = Math.max(this.timing.unitsAt(cycle), this.wireFreeUnits);
+      const start = Math.max(this.timing.unitsAt(cycle + 1), this.wireFreeUnits);
       const wireLen = p.length < MIN_FRAME_NO_FCS ? MIN_FRAME_NO_FCS : p.length;
       this.wireFreeUnits = start + this.timing.frameUnits(wireLen);
+      this.starting.push(p, this.timing.cycleAt(start));
       this.sending.push(p, this.timing.cycleAt(start + this.timing.lastWordUnits(wireLen)));
+    }
+    // Hand each frame to the port one evaluation ahead, stamped with its first-bit cycle.
+    while (this.starting.length > 0 && this.starting.peekTime() <= cycle + 1) {
+      const startCycle = this.starting.peekTime();
+      const p = this.starting.shift();
+      this.counters[this.idx.txPackets]!++;
+      this.counters[this.idx.txBytes]! += p.length;
+      if (this.port !== null) this.port.transmit(this.frameOf(p), startCycle);
     }
     while (this.sending.length > 0 && this.sending.peekTime() <= cycle) {
       const p = this.sending.shift();
       this.txQueueWords -= Math.ceil(p.length / MAC_WORD_BYTES);
-      this.counters[MAC_TX_PACKETS]!++;
-      this.counters[MAC_TX_BYTES]! += p.length;
-      if (this.port !== null) this.port.transmit(this.frameOf(p), cycle + 1);
       this.pool.release(p);
     }
     inCh.setReady(this.converter.levelBeats < this.converter.depthBeats);
@@ -241,7 +259,7 @@ export class Nf10gTx extends ClockedModule {
   }
 
   commit(cycle: number): number {
-    let next = Math.min(this.ready.peekTime(), this.sending.peekTime());
+    let next = Math.min(this.ready.peekTime(), this.sending.peekTime(), this.starting.peekTime() - 1);
     if (!this.converter.isEmpty()) next = Math.min(next, Math.max(this.nextDrainCycle, cycle + 1));
     return next <= cycle ? cycle + 1 : next;
   }

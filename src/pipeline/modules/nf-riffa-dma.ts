@@ -7,13 +7,18 @@ import { TimedRing } from '../sim/ring.ts';
 
 const dma = netfpgaSpec.dma;
 
-/** Counter indices of the DMA engine, per virtual port (dma0..dma3). */
-export const DMA_COUNTERS = ['fromHostPackets', 'fromHostBytes', 'toHostPackets', 'toHostBytes', 'dropNoPort'] as const;
-export const DMA_FROM_HOST_PACKETS = 0;
-export const DMA_FROM_HOST_BYTES = 1;
-export const DMA_TO_HOST_PACKETS = 2;
-export const DMA_TO_HOST_BYTES = 3;
-export const DMA_DROP_NO_PORT = 4;
+/**
+ * Where the DMA engine counts, per virtual port dma0..dma3, as indices into the
+ * NIC's counter memory: rx = frames from the host, tx = frames to the host.
+ */
+export interface DmaCounterIndex {
+  rxPackets: number[];
+  rxBytes: number[];
+  txPackets: number[];
+  txBytes: number[];
+  /** A frame for a virtual port with nothing attached (no host driver). */
+  dropNoPort: number;
+}
 
 /**
  * The host side of the reference NIC (nf_riffa_dma over PCIe): four virtual ports
@@ -25,7 +30,8 @@ export const DMA_DROP_NO_PORT = 4;
  */
 export class NfRiffaDma extends ClockedModule {
   readonly ports: (Port | null)[];
-  readonly counters: Float64Array;
+  private readonly counters: Float64Array;
+  private readonly idx: DmaCounterIndex;
   private readonly out: AxisChannel;
   private readonly in: AxisChannel;
   private readonly pool: PacketPool;
@@ -37,13 +43,14 @@ export class NfRiffaDma extends ClockedModule {
   private current: Packet | null = null;
   private beat = 0;
 
-  constructor(name: string, toCore: AxisChannel, fromCore: AxisChannel, pool: PacketPool, coreHz: number, numPorts = 4) {
+  constructor(name: string, toCore: AxisChannel, fromCore: AxisChannel, pool: PacketPool, coreHz: number, counters: Float64Array, idx: DmaCounterIndex, numPorts = 4) {
     super(name);
+    this.counters = counters;
+    this.idx = idx;
     this.out = this.output(toCore);
     this.in = this.input(fromCore);
     this.pool = pool;
     this.ports = new Array<Port | null>(numPorts).fill(null);
-    this.counters = new Float64Array(numPorts * DMA_COUNTERS.length);
     // PCIe payload rate: lanes x GT/s x 8b/10b; time in units of 1/coreHz/bytesPerSecond.
     const bytesPerSecond = (dma.pcieLanes.value * dma.pcieLinkSpeedGtps.value * 1e9 * 0.8) / 8;
     const g = gcd(bytesPerSecond, coreHz);
@@ -66,8 +73,8 @@ export class NfRiffaDma extends ClockedModule {
     this.pcieFreeUnits = arrival + len * this.pcieUnitsPerByte;
     const ready = Math.ceil(this.pcieFreeUnits / this.pcieUnitsPerCycle) + dma.hostToCoreLatencyCycles.value;
     p.ingressCycle = ready;
-    this.counters[index * DMA_COUNTERS.length + DMA_FROM_HOST_PACKETS]!++;
-    this.counters[index * DMA_COUNTERS.length + DMA_FROM_HOST_BYTES]! += len;
+    this.counters[this.idx.rxPackets[index]!]!++;
+    this.counters[this.idx.rxBytes[index]!]! += len;
     this.fromHost.push(p, ready);
     this.wakeAt(ready - 1);
   }
@@ -92,17 +99,16 @@ export class NfRiffaDma extends ClockedModule {
   }
 
   private deliver(p: Packet, cycle: number): void {
-    const K = DMA_COUNTERS.length;
     const frame = p.data.subarray(0, p.length);
     for (let i = 0; i < this.ports.length; i++) {
       if ((p.dstPort & (1 << (2 * i + 1))) === 0) continue;
       const port = this.ports[i];
       if (port === null || port === undefined) {
-        this.counters[i * K + DMA_DROP_NO_PORT]!++;
+        this.counters[this.idx.dropNoPort]!++;
         continue;
       }
-      this.counters[i * K + DMA_TO_HOST_PACKETS]!++;
-      this.counters[i * K + DMA_TO_HOST_BYTES]! += p.length;
+      this.counters[this.idx.txPackets[i]!]!++;
+      this.counters[this.idx.txBytes[i]!]! += p.length;
       port.transmit(frame, cycle);
     }
     this.pool.release(p);

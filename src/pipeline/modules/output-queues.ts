@@ -18,6 +18,8 @@ export interface OutputQueuesParams {
   metadataDepthBits: number;
   /** Which RTL release to follow (hw/netfpga-spec outputQueues.variant). */
   variant: 'tail_drop' | 'global_backpressure';
+  /** Also count each dropped packet at this index of the NIC's counter memory (drop.outputQueueFull). */
+  dropCounter?: { counters: Float64Array; index: number };
 }
 
 /** Per-queue counters of output_queues_cpu_regs (pktstoredportN, bytesremovedportN, ...). */
@@ -66,6 +68,7 @@ export class OutputQueues extends ClockedModule {
   curQueue = 0;
 
   private readonly tailDrop: boolean;
+  private readonly dropCounter: { counters: Float64Array; index: number } | null;
   private readonly pool: PacketPool;
   /** tail_drop: the next beat written in WR_PKT is a header (its tuser goes to the metadata FIFOs). */
   private headerPending = false;
@@ -74,6 +77,7 @@ export class OutputQueues extends ClockedModule {
     super(name);
     this.tailDrop = params.variant === 'tail_drop';
     this.pool = pool;
+    this.dropCounter = params.dropCounter ?? null;
     this.in = this.input(input);
     this.outs = outputs.map((ch) => this.output(ch));
     const n = outputs.length;
@@ -114,6 +118,7 @@ export class OutputQueues extends ClockedModule {
         let blocked = 0;
         for (let q = 0; q < n; q++) if (this.nearlyFull[q]! | this.metadataNearlyFull[q]!) blocked |= 1 << q;
         const drop = (blocked & oq) !== 0;
+        if (drop && this.dropCounter !== null) this.dropCounter.counters[this.dropCounter.index]!++;
         nextState = drop ? STATE_DROP : STATE_WR_PKT;
         const base = drop ? OQ_PKT_DROPPED : OQ_PKT_STORED;
         let copies = 0;

@@ -5,7 +5,8 @@ import type { ClockedModule } from '../sim/module.ts';
 import { PacketPool } from '../sim/packet.ts';
 import { Simulator } from '../sim/simulator.ts';
 import { WireTiming } from '../modules/ethernet-wire.ts';
-import { MAC_COUNTERS, Nf10gRx, Nf10gTx } from '../modules/nf-10g-interface.ts';
+import { Nf10gRx, Nf10gTx } from '../modules/nf-10g-interface.ts';
+import { counterIndex, fatriotRegisterMap } from '../regs/register-map.ts';
 import { NfRiffaDma } from '../modules/nf-riffa-dma.ts';
 
 export interface NicOptions {
@@ -15,6 +16,11 @@ export interface NicOptions {
   outputQueuesVariant?: OutputQueuesVariant;
   /** Prefix for module and channel names (several NICs in one simulator). */
   name?: string;
+}
+
+export interface NicShellOptions extends NicOptions {
+  /** The counter memory to count into (the Fatriot NIC's is on its AXI-Lite bus). */
+  counters?: Float64Array;
 }
 
 export const NUM_MACS = 4;
@@ -33,28 +39,54 @@ export class NicShell {
   readonly prefix: string;
   readonly nfRx: Nf10gRx[] = [];
   readonly nfTx: Nf10gTx[] = [];
-  /** Per MAC, MAC_COUNTERS (shared by its rx and tx halves). */
-  readonly macCounters: Float64Array[] = [];
+  /**
+   * Counter memory, laid out as the register map's counter block (per-port
+   * packets/bytes, drops by reason, events), so both tops count the same way.
+   */
+  readonly counters: Float64Array;
   readonly dma: NfRiffaDma;
   readonly toCore: AxisChannel[];
   readonly fromCore: AxisChannel[];
 
-  constructor(options: NicOptions) {
+  constructor(options: NicShellOptions) {
     this.prefix = options.name === undefined ? '' : `${options.name}.`;
     this.sim = options.sim ?? new Simulator();
     this.coreHz = coreClockHz(options.clock ?? defaultCoreClockVariant);
     this.clockPeriodNs = 1e9 / this.coreHz;
     this.pool = new PacketPool(netfpgaSpec.axis.beatBytes.value);
+    this.counters = options.counters ?? new Float64Array(fatriotRegisterMap.counters.count);
     const timing = new WireTiming(this.coreHz);
     this.toCore = [...Array.from({ length: NUM_MACS }, (_, i) => this.channel(`nf${i}_rx_to_input_arbiter`)), this.channel('dma_to_input_arbiter')];
     this.fromCore = [...Array.from({ length: NUM_MACS }, (_, i) => this.channel(`output_queues_to_nf${i}_tx`)), this.channel('output_queues_to_dma')];
+    const drops = {
+      dropFifoFull: counterIndex('drop.inputFifoFull'),
+      dropRunt: counterIndex('drop.runtFrame'),
+      dropOversize: counterIndex('drop.oversizeFrame'),
+    };
+    const port = (name: string) => ({
+      rxPackets: counterIndex(`${name}.rxPackets`),
+      rxBytes: counterIndex(`${name}.rxBytes`),
+      txPackets: counterIndex(`${name}.txPackets`),
+      txBytes: counterIndex(`${name}.txBytes`),
+    });
     for (let i = 0; i < NUM_MACS; i++) {
-      const counters = new Float64Array(MAC_COUNTERS.length);
-      this.nfRx.push(new Nf10gRx(`${this.prefix}nf${i}_rx`, this.toCore[i]!, this.pool, timing, 1 << (2 * i), counters));
-      this.nfTx.push(new Nf10gTx(`${this.prefix}nf${i}_tx`, this.fromCore[i]!, this.pool, timing, counters));
-      this.macCounters.push(counters);
+      const idx = { ...port(`nf${i}`), ...drops };
+      this.nfRx.push(new Nf10gRx(`${this.prefix}nf${i}_rx`, this.toCore[i]!, this.pool, timing, 1 << (2 * i), this.counters, idx));
+      this.nfTx.push(new Nf10gTx(`${this.prefix}nf${i}_tx`, this.fromCore[i]!, this.pool, timing, this.counters, idx));
     }
-    this.dma = new NfRiffaDma(`${this.prefix}dma`, this.toCore[NUM_MACS]!, this.fromCore[NUM_MACS]!, this.pool, this.coreHz);
+    const dmaPorts = [0, 1, 2, 3].map((i) => port(`dma${i}`));
+    this.dma = new NfRiffaDma(`${this.prefix}dma`, this.toCore[NUM_MACS]!, this.fromCore[NUM_MACS]!, this.pool, this.coreHz, this.counters, {
+      rxPackets: dmaPorts.map((d) => d.rxPackets),
+      rxBytes: dmaPorts.map((d) => d.rxBytes),
+      txPackets: dmaPorts.map((d) => d.txPackets),
+      txBytes: dmaPorts.map((d) => d.txBytes),
+      dropNoPort: counterIndex('drop.noHostPort'),
+    });
+  }
+
+  /** A counter by its register-map name ('nf0.rxPackets', 'drop.runtFrame', 'event.heartbeatsSent', ...). */
+  counter(name: string): number {
+    return this.counters[counterIndex(name)]!;
   }
 
   channel(name: string): AxisChannel {

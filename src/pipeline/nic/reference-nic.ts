@@ -2,6 +2,7 @@ import { defaultOutputQueuesVariant, netfpgaSpec } from '../../../hw/netfpga-spe
 import { InputArbiter } from '../modules/input-arbiter.ts';
 import { NicOutputPortLookup } from '../modules/nic-output-port-lookup.ts';
 import { OutputQueues } from '../modules/output-queues.ts';
+import { counterIndex } from '../regs/register-map.ts';
 import { NicShell, type NicOptions } from './nic-shell.ts';
 
 export type { NicOptions } from './nic-shell.ts';
@@ -25,6 +26,7 @@ export class ReferenceNic extends NicShell {
     this.outputQueues = new OutputQueues(`${this.prefix}output_queues`, lookupOut, this.fromCore, this.pool, {
       ...referenceOutputQueuesParams(),
       variant: options.outputQueuesVariant ?? defaultOutputQueuesVariant,
+      dropCounter: { counters: this.counters, index: counterIndex('drop.outputQueueFull') },
     });
     this.addModules([this.inputArbiter, this.outputPortLookup, this.outputQueues]);
   }

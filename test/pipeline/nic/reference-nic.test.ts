@@ -2,7 +2,6 @@ import { describe, expect, it } from 'vitest';
 import { netfpgaSpec, wireBytesPerFrame } from '../../../hw/netfpga-spec/index.ts';
 import { createMemoryLink } from '../../../src/dataplane/memory-link.ts';
 import { ReferenceNic } from '../../../src/pipeline/nic/reference-nic.ts';
-import { MAC_RX_DROP_FIFO_FULL, MAC_RX_DROP_OVERSIZE, MAC_RX_DROP_RUNT, MAC_RX_PACKETS } from '../../../src/pipeline/modules/nf-10g-interface.ts';
 import { OQ_BYTES_DROPPED, OQ_PKT_DROPPED, OQ_PKT_STORED } from '../../../src/pipeline/modules/output-queues.ts';
 import { ClockedModule, IDLE } from '../../../src/pipeline/sim/module.ts';
 import type { Port } from '../../../src/dataplane/port.ts';
@@ -142,9 +141,9 @@ describe('ReferenceNic', () => {
     senders[0]!.send(new Uint8Array(10), 0);
     senders[0]!.send(frameOf(1600, 1), 0);
     nic.sim.runUntilIdle();
-    expect(nic.macCounters[0]![MAC_RX_DROP_RUNT]).toBe(1);
-    expect(nic.macCounters[0]![MAC_RX_DROP_OVERSIZE]).toBe(1);
-    expect(nic.macCounters[0]![MAC_RX_PACKETS]).toBe(0);
+    expect(nic.counter('drop.runtFrame')).toBe(1);
+    expect(nic.counter('drop.oversizeFrame')).toBe(1);
+    expect(nic.counter('nf0.rxPackets')).toBe(0);
     expect(nic.pool.inUse).toBe(0);
   });
 
@@ -163,6 +162,9 @@ describe('ReferenceNic', () => {
     expect(tags).toEqual(tags.slice().sort((a, b) => a - b));
     expect(atWire.every((r) => r.length === 1514)).toBe(true);
     expect(nic.outputQueues.counter(0, OQ_BYTES_DROPPED)).toBe(dropped * 1514);
+    expect(nic.counter('drop.outputQueueFull')).toBe(dropped);
+    expect(nic.counter('dma0.rxPackets')).toBe(n);
+    expect(nic.counter('nf0.txPackets')).toBe(stored);
     expect(nic.pool.inUse).toBe(0);
   });
 
@@ -175,11 +177,11 @@ describe('ReferenceNic', () => {
     // time of nf0; small frames arrive ~18 times faster than that.
     for (let i = 0; i < 400; i++) senders[1]!.send(frameOf(60, 1000 + i), 0);
     nic.sim.runUntilIdle();
-    const rxDrops = nic.macCounters[1]![MAC_RX_DROP_FIFO_FULL]!;
+    const rxDrops = nic.counter('drop.inputFifoFull');
     expect(rxDrops).toBeGreaterThan(0);
-    expect(nic.macCounters[1]![MAC_RX_PACKETS]! + rxDrops).toBe(400);
+    expect(nic.counter('nf1.rxPackets') + rxDrops).toBe(400);
     const tags = atHost.filter((r) => r.port === 1).map((r) => r.tag);
-    expect(tags.length).toBe(nic.macCounters[1]![MAC_RX_PACKETS]);
+    expect(tags.length).toBe(nic.counter('nf1.rxPackets'));
     expect(tags).toEqual(tags.slice().sort((a, b) => a - b));
     expect(nic.outputQueues.counter(0, OQ_PKT_DROPPED)).toBe(0);
     expect(nic.pool.inUse).toBe(0);
