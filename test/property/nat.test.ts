@@ -11,7 +11,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { srcForWireEgress } from '../../src/pipeline/modules/fatriot-tuser.ts';
 import { parseIpv4, parseMac } from '../../src/pipeline/wire/address.ts';
-import { buildIcmpEchoFrame, buildTcpFrame, buildUdpFrame } from '../../src/pipeline/wire/build.ts';
+import { buildArpFrame, buildIcmpEchoFrame, buildTcpFrame, buildUdpFrame } from '../../src/pipeline/wire/build.ts';
 import { HeaderParser } from '../../src/pipeline/wire/parse.ts';
 import {
   BACKUP_IP,
@@ -124,6 +124,46 @@ describe('fail-safe handler NAT (property)', () => {
         },
       ),
       { seed: 42, numRuns: 200 },
+    );
+  });
+
+  it('takes any frame on either input without an exception and accounts for every packet (SPEC 9)', () => {
+    const seedFrames = [
+      buildUdpFrame({ srcMac: CLIENT_MAC, dstMac: SVC_MAC, srcIp: '10.1.0.1', dstIp: SVC_IP, srcPort: 1, dstPort: 5000, payloadLength: 20 }),
+      buildTcpFrame({ srcMac: CLIENT_MAC, dstMac: SVC_MAC, srcIp: '10.1.0.1', dstIp: SVC_IP, srcPort: 1, dstPort: 80, vlanId: 7 }),
+      buildIcmpEchoFrame({ srcMac: CLIENT_MAC, dstMac: SVC_MAC, srcIp: '10.1.0.1', dstIp: SVC_IP, type: 'request', identifier: 1, sequence: 1 }),
+      buildUdpFrame({ srcMac: BACKUP_MAC, dstMac: NIC_MAC, srcIp: BACKUP_IP, dstIp: RELAY_IP, srcPort: 5000, dstPort: 40000 }),
+      buildArpFrame({ op: 'request', senderMac: CLIENT_MAC, senderIp: '10.1.0.1', targetIp: RELAY_IP }),
+      buildArpFrame({ op: 'reply', senderMac: CLIENT_MAC, senderIp: '10.1.0.1', targetMac: NIC_MAC, targetIp: RELAY_IP }),
+    ];
+    const frame = fc.oneof(
+      fc.uint8Array({ minLength: 1, maxLength: 200 }),
+      fc.tuple(fc.constantFrom(...seedFrames), fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })), { maxLength: 4 }), fc.integer({ min: 1, max: 120 })).map(
+        ([f, flips, cut]) => {
+          const g = f.slice(0, Math.max(1, Math.min(f.length, cut + 14)));
+          for (const [at, v] of flips) g[at % g.length] = v;
+          return g;
+        },
+      ),
+    );
+    const drops = ['malformedIpv4', 'ipv4Fragment', 'failsafeNoBackup', 'arpUnresolved', 'relayPortsExhausted', 'relayNoMapping', 'ttlExpired', 'unsupportedProtocol'];
+    fc.assert(
+      fc.property(fc.array(fc.tuple(frame, fc.boolean(), fc.constantFrom('nf0', 'nf3', 'dma1')), { minLength: 1, maxLength: 12 }), (inputs) => {
+        const b = makeBench({ staticArp: [{ ip: parseIpv4(BACKUP_IP), mac: parseMac(BACKUP_MAC) }] });
+        b.setFailsafe(SVC_ID, true);
+        writeEntry(b.regs.defaultBackup, 0, { ip: parseIpv4(BACKUP_IP), valid: 1 });
+        for (const [f, mirrored, port] of inputs) {
+          if (mirrored) b.sendMirror(f, port);
+          else b.sendDirect(f, port);
+        }
+        b.run();
+        const dropped = drops.reduce((sum, d) => sum + b.counter(`drop.${d}`), 0);
+        const sent = b.sink.received.length;
+        expect(sent + dropped + b.counter('event.arpRepliesReceived')).toBe(inputs.length);
+        expect(b.pool.inUse).toBe(sent);
+        expect(b.sink.violations).toEqual([]);
+      }),
+      { seed: 42, numRuns: 300 },
     );
   });
 });

@@ -39,7 +39,9 @@
  * Relay back to the client (IPv4 to relayIp: UDP/TCP to a relay port, ICMP echo reply
  * with a relay identifier, from the flow's backup ip(:port)): both translations are
  * reversed, dst MAC = the client's MAC, src MAC = the MAC the client sent to (both
- * recorded per flow), out of the client's port. No mapping -> drop.relayNoMapping.
+ * recorded per flow), out of the client's port. No mapping (no flow on that relay port,
+ * or not from the flow's backup) -> drop.relayNoMapping; other ICMP (errors, echo requests
+ * to relayIp) -> drop.unsupportedProtocol.
  *
  * ARP: a request for relayIp is answered in place with nicMac, towards the side it came
  * from (srcForHostEgress from a dma port, else srcForWireEgress). Senders of requests
