@@ -27,7 +27,8 @@
  *   layer-3 hop; option `decrementTtl`), TTL <= 1 -> drop.ttlExpired.
  * - Ethernet: src = nicConfig nicMac, dst = the backup's MAC from the ARP cache. An
  *   unresolved backup IP: one ARP request goes out of the port the packet came in on and
- *   the packet waits in a hold queue of `arpHoldPackets`; overflow, or no answer within
+ *   the packet waits in a hold queue of `arpHoldPackets` (a memory of its own, so held
+ *   packets never block the ARP reply that frees them); overflow, or no answer within
  *   `arpTimeoutCycles` of the request, -> drop.arpUnresolved. Static entries (option
  *   `staticArp`, or `setStaticArp` from the control plane) skip ARP and are never
  *   overwritten. The neighbor table's MAC is the announcing NIC's own MAC, not its
@@ -210,7 +211,7 @@ export class FailsafeHandler extends ClockedModule {
   private readonly outRing: TimedRing<Packet>;
   private current: Packet | null = null;
   private beat = 0;
-  /** Beats in the buffer: partly received, waiting for ARP or output, being sent. */
+  /** Beats in the buffer: partly received, waiting for output, being sent (not those held for ARP). */
   private beatsHeld = 0;
 
   // ARP cache: a small CAM searched linearly, as on the FPGA.
@@ -543,6 +544,8 @@ export class FailsafeHandler extends ClockedModule {
       this.drop(p, this.cArpUnresolved);
       return;
     }
+    // The hold queue is its own memory: held packets must not fill the buffer the ARP reply needs.
+    this.beatsHeld -= p.beats;
     this.held[this.heldCount] = p;
     this.heldIp[this.heldCount] = backupIp;
     this.heldCount++;
@@ -917,6 +920,7 @@ export class FailsafeHandler extends ClockedModule {
       const p = this.held[i]!;
       if (this.heldIp[i] === ip) {
         writeMac48(p.data, 0, mac48);
+        this.beatsHeld += p.beats;
         this.emit(p, this.cToBackup, cycle);
       } else {
         this.held[kept] = p;
@@ -939,7 +943,8 @@ export class FailsafeHandler extends ClockedModule {
       for (let i = 0; i < this.heldCount; i++) {
         const p = this.held[i]!;
         if (this.heldIp[i] === ip) {
-          this.drop(p, this.cArpUnresolved);
+          this.counters.values[this.cArpUnresolved]!++;
+          this.pool.release(p);
         } else {
           this.held[kept] = p;
           this.heldIp[kept] = this.heldIp[i]!;

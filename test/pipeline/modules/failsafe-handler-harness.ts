@@ -34,6 +34,8 @@ export function srcBit(port: string): number {
 
 export interface BenchOptions extends FailsafeHandlerOptions {
   relayPortCount?: number;
+  /** Evaluate modules in a shuffled order (Simulator shuffleSeed). */
+  shuffleSeed?: number;
   /** AxisSink tready per cycle (backpressure); default always ready. */
   txReady?: (cycle: number) => boolean;
 }
@@ -48,7 +50,7 @@ export function setEntry(table: TableMemory, entry: number, fields: EntryFields)
 }
 
 export function makeBench(options: BenchOptions = {}) {
-  const sim = new Simulator();
+  const sim = new Simulator(options.shuffleSeed === undefined ? {} : { shuffleSeed: options.shuffleSeed });
   const pool = new PacketPool(32);
   const regs = new FatriotRegisters();
   const direct = new AxisChannel('direct');

@@ -412,6 +412,17 @@ describe('FailsafeHandler: ARP', () => {
     expect(headers(b.frames()[3]!).dstMac).toBe(BACKUP_MAC);
   });
 
+  it('keeps taking input while packets wait for ARP, so the reply that frees them gets in', () => {
+    const b = benchWithService({ bufferBeats: 8 });
+    // Five 4-beat packets: 20 beats waiting for ARP, more than the 8-beat buffer.
+    for (let i = 0; i < 5; i++) b.sendDirect(clientUdp(3000 + i, 5000, { payloadLength: 60 }), 'nf0', SVC_ID, 0);
+    b.sendDirect(buildArpFrame({ op: 'reply', senderMac: BACKUP_MAC, senderIp: BACKUP_IP, targetMac: NIC_MAC, targetIp: RELAY_IP }), 'nf0', 0, 100);
+    b.sim.runUntil(300);
+    expect(b.sink.received).toHaveLength(6);
+    expect(b.frames().slice(1).map((f) => headers(f).srcPort)).toEqual([0, 1, 2, 3, 4].map((i) => RELAY_PORT_BASE + i));
+    expect(b.counter('drop.arpUnresolved')).toBe(0);
+  });
+
   it('skips ARP for a backup with a static entry', () => {
     const b = benchWithService(staticBackup);
     b.sendDirect(clientUdp(1));
@@ -529,5 +540,21 @@ describe('FailsafeHandler: buffer and backpressure', () => {
     const starts = b.directSource.firstBeatCycles;
     expect(starts[n - 1]! - starts[0]!).toBeGreaterThan(5 * (n - 1));
     expect(b.pool.inUse).toBe(n);
+  });
+});
+
+describe('FailsafeHandler: evaluation order', () => {
+  it('gives the same frames at the same cycles whatever order modules are evaluated in', () => {
+    const scenario = (shuffleSeed?: number) => {
+      const b = benchWithService({ shuffleSeed, txReady: (c) => c % 3 !== 0, bufferBeats: 12 });
+      for (let i = 0; i < 6; i++) b.sendDirect(clientUdp(2000 + i, 5000, { payloadLength: 60 }), 'nf1', SVC_ID, 5 * i);
+      b.sendDirect(buildArpFrame({ op: 'reply', senderMac: BACKUP_MAC, senderIp: BACKUP_IP, targetMac: NIC_MAC, targetIp: RELAY_IP }), 'nf1', 0, 200);
+      b.sendMirror(clientUdp(3000), 'nf2', SVC_ID, 3);
+      b.sim.runUntil(600);
+      return b.sink.received.map((r) => [r.firstBeatCycle, r.lastBeatCycle, Array.from(r.packet.data.subarray(0, r.packet.length))]);
+    };
+    const reference = scenario();
+    expect(reference).toHaveLength(8);
+    for (const seed of [1, 7, 42]) expect(scenario(seed)).toEqual(reference);
   });
 });
