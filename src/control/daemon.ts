@@ -15,6 +15,8 @@ export interface DaemonOptions {
   mode: 'sim' | 'tap';
   reference: boolean;
   configFile?: string;
+  /** --tap: port name -> TAP device name. */
+  taps?: Record<string, string>;
   log?: (line: string) => void;
 }
 
@@ -28,7 +30,7 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
   const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
   const config: FatriotConfigFile | null = options.configFile === undefined ? null : loadConfigFile(options.configFile);
   await claimSocketPath(options.socketPath);
-  const nic = await createNic({ mode: options.mode, reference: options.reference });
+  const nic = await createNic({ mode: options.mode, reference: options.reference, ...(options.taps === undefined ? {} : { taps: options.taps }) });
   nic.start();
   let server: ControlServer;
   try {

@@ -65,6 +65,8 @@ export interface NicFactoryOptions {
   mode: 'sim' | 'tap';
   /** Build the reference NIC top (no Fatriot modules). */
   reference: boolean;
+  /** --tap: which TAP device each port opens (port name -> interface name). */
+  taps?: Record<string, string>;
 }
 
 export type NicFactory = (options: NicFactoryOptions) => ControlledNic | Promise<ControlledNic>;

@@ -3,7 +3,7 @@ import { InputArbiter } from '../modules/input-arbiter.ts';
 import { NicOutputPortLookup } from '../modules/nic-output-port-lookup.ts';
 import { OutputQueues } from '../modules/output-queues.ts';
 import { counterIndex } from '../regs/register-map.ts';
-import { NicShell, type NicOptions } from './nic-shell.ts';
+import { NicShell, type NicShellOptions } from './nic-shell.ts';
 
 export type { NicOptions } from './nic-shell.ts';
 
@@ -17,7 +17,7 @@ export class ReferenceNic extends NicShell {
   readonly outputPortLookup: NicOutputPortLookup;
   readonly outputQueues: OutputQueues;
 
-  constructor(options: NicOptions = {}) {
+  constructor(options: NicShellOptions = {}) {
     super(options);
     const arbOut = this.channel('input_arbiter_to_output_port_lookup');
     const lookupOut = this.channel('output_port_lookup_to_output_queues');
