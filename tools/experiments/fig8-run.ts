@@ -18,8 +18,12 @@ import type { FatriotNic } from '../../src/pipeline/nic/fatriot-nic.ts';
 import { Simulator } from '../../src/pipeline/sim/simulator.ts';
 import { CaptureSet, EventLog, nicFactoryOf, VcdWindow, type AnyNic, type CapturedNic, type NicKind, type ProgressTracker } from './common.ts';
 import { NicConfigurator } from './configure.ts';
+import { SERVICE_ID } from './nic-measure.ts';
 
 export type Fig8Bed = Fig8Testbed<CapturedNic<AnyNic>>;
+
+/** Runs at a cycle of a paced run; `main` is the main NIC's configurator (Fatriot runs). */
+export type RunHook = (tb: Fig8Bed, cycle: number, main: NicConfigurator | null) => void | Promise<void>;
 
 export interface PacedRunOptions {
   kind: NicKind;
@@ -35,7 +39,12 @@ export interface PacedRunOptions {
   /** Configures the NICs (Fatriot runs) before traffic starts; returns the main NIC's configurator. */
   configure?: (tb: Fig8Bed, main: NicConfigurator, backup: NicConfigurator) => Promise<void>;
   /** Hooks by packet number (1-based), run at the cycle that packet is due. */
-  atPacket?: ReadonlyMap<number, (tb: Fig8Bed, cycle: number) => void>;
+  atPacket?: ReadonlyMap<number, RunHook>;
+  /**
+   * Actions at cycles chosen once the generator's schedule is known (its ARP is done):
+   * gets every packet's due cycle and the present cycle.
+   */
+  atCycle?: (plannedCycles: readonly number[], now: number) => { cycle: number; run: RunHook }[];
   /** VCD window: starts at packet `fromPacket` (at most `maxCycles` evaluated cycles); none when omitted. */
   vcd?: { fromPacket: number; maxCycles: number };
   /** Model time to wait for replies after the last request; default 1 s. */
@@ -96,22 +105,32 @@ export async function pacedRun(o: PacedRunOptions): Promise<PacedRunResult> {
 
   const vcd = o.vcd === undefined ? null : new VcdWindow(join(o.dir, `${o.prefix}.vcd`), sim, periodNs, o.vcd.maxCycles);
   const hookCycles = new Map<number, number>();
+  // Everything that must happen at a cycle, in cycle order (packet hooks before timed actions at the same cycle).
+  const steps: { cycle: number; order: number; run: () => void | Promise<void> }[] = [];
   for (let n = 1; n <= o.packets; n++) {
     const at = plannedCycles[n - 1]!;
+    if (vcd !== null && o.vcd!.fromPacket === n) steps.push({ cycle: at, order: 0, run: () => vcd.start() });
     const hook = o.atPacket?.get(n);
-    const startsVcd = vcd !== null && o.vcd!.fromPacket === n;
-    if (hook !== undefined || startsVcd) {
-      if (at > sim.now) sim.runUntil(at);
-      if (startsVcd) vcd.start();
-      if (hook !== undefined) {
-        hook(tb, sim.now);
-        hookCycles.set(n, sim.now);
-      }
+    if (hook !== undefined) {
+      steps.push({
+        cycle: at,
+        order: 1,
+        run: async () => {
+          hookCycles.set(n, sim.now);
+          await hook(tb, sim.now, main);
+        },
+      });
     }
-    if (n % 5 === 0) {
-      sim.runUntil(at);
-      o.progress?.update(n / o.packets);
-    }
+    if (n % 5 === 0 || n === o.packets) steps.push({ cycle: at, order: 3, run: () => o.progress?.update(n / o.packets) });
+  }
+  for (const a of o.atCycle?.(plannedCycles, sim.now) ?? []) {
+    if (a.cycle < sim.now) throw new Error(`an action is due at cycle ${a.cycle}, before the present ${sim.now}`);
+    steps.push({ cycle: a.cycle, order: 2, run: () => a.run(tb, sim.now, main) });
+  }
+  steps.sort((a, b) => a.cycle - b.cycle || a.order - b.order);
+  for (const st of steps) {
+    if (st.cycle > sim.now) sim.runUntil(st.cycle);
+    await st.run();
   }
   sim.runUntil(plannedCycles[o.packets - 1]! + Math.round((o.drainS ?? 1) * coreHz));
   vcd?.stop();
@@ -158,3 +177,92 @@ export function lostBetween(records: readonly ProbeRecord[], from: number, to: n
   for (let p = Math.max(1, from); p <= Math.min(to, records.length); p++) if (records[p - 1]!.lost) lost++;
   return lost;
 }
+
+/** Heartbeat parameters of a fail-over run (Fatriot 3.4, Fig. 5). */
+export interface FailoverConfig {
+  intervalS: number;
+  /** RTT_last / RTT_avg above which fail-safe activates (paper: 1.5, "over 50%"). */
+  threshold: number;
+  learnSamples: number;
+  /** Also watch the host OS with a host-level heartbeat (Fig. 11, host down). */
+  hostHeartbeat?: boolean;
+}
+
+/** Service ID of the host-level heartbeat entry (its failure puts every registered service in fail-safe). */
+export const HOST_SVC_ID = 2;
+
+/**
+ * The NICs' tables for fail-over of the main service to the backup's (Fatriot 5.2):
+ * each NIC's relay address, the service as a mission-critical target of the main NIC
+ * and the backup VM in its service table. Heartbeats come separately
+ * (`configureHeartbeats`), so a run can start them at a chosen phase. All through the
+ * register map.
+ */
+export async function configureFailover(main: NicConfigurator, backup: NicConfigurator): Promise<void> {
+  const p = FIG8_PLAN;
+  await main.nicAddresses({ relayIp: p.main.relayIp, relayMac: p.main.relayMac, hostIp: p.main.hostIp });
+  await backup.nicAddresses({ relayIp: p.backup.relayIp, relayMac: p.backup.relayMac, hostIp: p.backup.hostIp });
+  await main.target({ ip: p.main.serviceIp, proto: 'udp', port: p.servicePort, svcId: SERVICE_ID, critical: true });
+  await main.service({ ip: p.main.serviceIp, proto: 'udp', port: p.servicePort, backupIp: p.backup.serviceIp, backupPort: 0 });
+}
+
+/** The main NIC's heartbeats: UDP to the service's echo port, and optionally ICMP to the host OS. */
+export async function configureHeartbeats(main: NicConfigurator, c: FailoverConfig): Promise<void> {
+  const p = FIG8_PLAN;
+  await main.heartbeat({
+    svcId: SERVICE_ID,
+    kind: 'udp',
+    targetIp: p.main.serviceIp,
+    targetMac: p.main.serviceMac,
+    port: p.servicePort,
+    payload: HEARTBEAT_PAYLOAD,
+    intervalS: c.intervalS,
+    threshold: c.threshold,
+    learnSamples: c.learnSamples,
+  });
+  if (c.hostHeartbeat === true) {
+    await main.heartbeat({
+      svcId: HOST_SVC_ID,
+      kind: 'host',
+      targetIp: p.main.hostIp,
+      targetMac: p.main.hostMac,
+      intervalS: c.intervalS,
+      threshold: c.threshold,
+      learnSamples: c.learnSamples,
+    });
+  }
+}
+
+/**
+ * Where a fault falls between two heartbeats decides how long detection takes
+ * (anything from T to interval + T, T = RTT_avg x threshold; Fatriot 3.4). So that this
+ * is a stated parameter and not an accident of start-up timing, the heartbeats are
+ * written while traffic runs, at the cycle that makes a heartbeat leave `phase` x
+ * interval before the fault starts (phase 0.5: the fault falls mid-way between two
+ * heartbeats, the mean case; phase near 1: just after one left, the worst case). As many
+ * whole intervals as fit lie before it, at least learnSamples + 1, so the NIC has learnt
+ * RTT_avg and sent normal heartbeats by then. The first heartbeat leaves a few cycles
+ * after the write (the register latency), which shifts the phase by well under 1 µs.
+ */
+export function heartbeatsAtPhase(c: FailoverConfig, faultPacket: number, phase: number): NonNullable<PacedRunOptions['atCycle']> {
+  if (!(phase >= 0 && phase < 1)) throw new RangeError(`fault phase must be in [0, 1), got ${phase}`);
+  return (planned, now) => {
+    const hz = coreClockHz();
+    const intervalCycles = Math.round(c.intervalS * hz);
+    const fault = planned[faultPacket - 1]!;
+    // Leave room for the configuration's own register accesses before the first heartbeat.
+    const margin = 10_000;
+    const offset = Math.round(phase * intervalCycles);
+    const whole = Math.floor((fault - offset - now - margin) / intervalCycles);
+    if (whole < c.learnSamples + 1) {
+      throw new RangeError(
+        `the heartbeat needs ${c.learnSamples + 1} intervals of ${c.intervalS} s before the fault at packet ${faultPacket}: start the fault later or learn fewer samples`,
+      );
+    }
+    const cycle = fault - offset - whole * intervalCycles;
+    return [{ cycle, run: async (_tb, _now, main) => main === null ? undefined : configureHeartbeats(main, c) }];
+  };
+}
+
+/** The heartbeat's UDP payload: any bytes the echo service sends back. */
+const HEARTBEAT_PAYLOAD = new TextEncoder().encode('fatriot heartbeat');

@@ -36,7 +36,7 @@ export interface PacketSeriesPlot {
 }
 
 /** Layers of a per-packet series with a shaded fault window and labelled rules. */
-function packetSeriesLayers(p: PacketSeriesPlot): PlotSpec[] {
+function packetSeriesLayers(p: PacketSeriesPlot, height: number): PlotSpec[] {
   const layers: PlotSpec[] = [];
   if (p.fault !== undefined) {
     layers.push({
@@ -46,8 +46,8 @@ function packetSeriesLayers(p: PacketSeriesPlot): PlotSpec[] {
     });
     layers.push({
       data: { values: [p.fault] },
-      mark: { type: 'text', align: 'left', baseline: 'top', dx: 4, dy: 4, color: '#d62728', fontSize: 11 },
-      encoding: { x: { field: 'from', type: 'quantitative' }, y: { value: 0 }, text: { field: 'label' } },
+      mark: { type: 'text', align: 'left', baseline: 'bottom', dx: 4, color: '#d62728', fontSize: 11 },
+      encoding: { x: { field: 'from', type: 'quantitative' }, y: { value: height - 4 }, text: { field: 'label' } },
     });
   }
   (p.markers ?? []).forEach((m, i) => {
@@ -88,7 +88,7 @@ export function packetSeriesSpec(p: PacketSeriesPlot): PlotSpec {
     width: p.width ?? 640,
     height: p.height ?? 300,
     config: PLOT_CONFIG,
-    layer: packetSeriesLayers(p),
+    layer: packetSeriesLayers(p, p.height ?? 300),
   };
 }
 
@@ -102,7 +102,7 @@ export function stackedPacketSeriesSpec(title: string, panels: PacketSeriesPlot[
       title: p.title,
       width: p.width ?? 640,
       height: p.height ?? 220,
-      layer: packetSeriesLayers(p),
+      layer: packetSeriesLayers(p, p.height ?? 220),
     })),
   };
 }
