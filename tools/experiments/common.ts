@@ -8,9 +8,8 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import * as vega from 'vega';
 import * as vegaLite from 'vega-lite';
-import { CapturePort } from '../../src/dataplane/capture.ts';
 import { LinkType, PcapWriter } from '../../src/dataplane/pcap.ts';
-import type { Port } from '../../src/dataplane/port.ts';
+import type { FrameReceiver, Port } from '../../src/dataplane/port.ts';
 import type { Fig8HostName, Fig8HostPlan } from '../../src/host/sim/fig8-testbed.ts';
 import type { NicEvent } from '../../src/pipeline/modules/fatriot-tuser.ts';
 import type { FatriotNic } from '../../src/pipeline/nic/fatriot-nic.ts';
@@ -104,34 +103,54 @@ export const PLOT_CONFIG = {
   background: 'white',
   font: 'Helvetica, Arial, sans-serif',
   axis: { labelFontSize: 11, titleFontSize: 12, gridColor: '#e6e6e6' },
-  legend: { labelFontSize: 11, titleFontSize: 12, orient: 'top' },
+  legend: { labelFontSize: 11, titleFontSize: 12, orient: 'top', labelLimit: 400 },
   title: { fontSize: 14 },
 } as const;
 
 /** Colours of the paper's figures: orange with Fatriot, blue without (Fig. 10a). */
 export const COLOURS = { fatriot: '#ff7f0e', reference: '#1f77b4', relay: '#1f77b4', direct: '#2ca02c' } as const;
 
+/** Sees a frame crossing a port: the port's cycle of the frame (its first bit, src/host/sim/README.md). */
+export type FrameObserver = (frame: Uint8Array, cycle: number) => void;
+
+export interface CaptureOptions {
+  /** False: no pcap files at all. Default true. */
+  enabled?: boolean;
+  /** Which ports to capture, by name (`tgen`, `main-nf0`, ...); default all. */
+  include?: (portName: string) => boolean;
+  /** Observers of chosen ports, by name: `rx` sees what arrives from the link, `tx` what the NIC sends. */
+  observers?: ReadonlyMap<string, { rx?: FrameObserver; tx?: FrameObserver }>;
+}
+
 /**
  * Pcap captures of one run, one file per port (`<prefix>-<port>.pcap`, nanosecond
- * pcap, LINKTYPE_ETHERNET), timestamps in model time. NIC ports are wrapped with a
- * CapturePort before the NIC attaches to them (`wrapNic`); the generator's port, which
- * the testbed builds and attaches itself, is observed with `observePort`.
+ * pcap, LINKTYPE_ETHERNET, PcapWriter), timestamps in model time (cycle x period,
+ * rounded to the ns, as CapturePort does). NIC ports are wrapped in a RecordingPort
+ * before the NIC attaches to them (`wrapNic`); the generator's port, which the testbed
+ * builds and attaches itself, is observed with `observePort`. While `paused` (a
+ * line-rate phase), nothing is written and observers still run.
  */
 export class CaptureSet {
   readonly files: string[] = [];
+  paused = false;
   private readonly writers: PcapWriter[] = [];
+  private readonly enabled: boolean;
+  private readonly include: (portName: string) => boolean;
+  private readonly observers: ReadonlyMap<string, { rx?: FrameObserver; tx?: FrameObserver }>;
 
   constructor(
     private readonly dir: string,
     private readonly prefix: string,
-    private readonly clockPeriodNs: number,
-    /** False: no files, ports pass through (line-rate runs). */
-    readonly enabled = true,
-    /** Which ports to capture, by name (`tgen`, `main-nf0`, ...); default all. */
-    private readonly include: (portName: string) => boolean = () => true,
-  ) {}
+    readonly clockPeriodNs: number,
+    options: CaptureOptions = {},
+  ) {
+    this.enabled = options.enabled ?? true;
+    this.include = options.include ?? (() => true);
+    this.observers = options.observers ?? new Map();
+  }
 
-  private open(portName: string): PcapWriter {
+  private open(portName: string): PcapWriter | null {
+    if (!this.enabled || !this.include(portName)) return null;
     const path = join(this.dir, `${this.prefix}-${portName}.pcap`);
     const w = PcapWriter.open(path, LinkType.Ethernet);
     this.writers.push(w);
@@ -139,10 +158,17 @@ export class CaptureSet {
     return w;
   }
 
-  /** Wraps `port` (not yet attached by its consumer) in a CapturePort writing `<prefix>-<portName>.pcap`. */
+  /** Records a frame unless paused. */
+  record(writer: PcapWriter | null, frame: Uint8Array, cycle: number): void {
+    if (writer !== null && !this.paused && writer.isOpen) writer.write(frame, frame.length, Math.round(cycle * this.clockPeriodNs));
+  }
+
+  /** `port` (not yet attached by its consumer), wrapped when it is captured or observed. */
   wrap(portName: string, port: Port): Port {
-    if (!this.enabled || !this.include(portName)) return port;
-    return new CapturePort(port, this.open(portName), this.clockPeriodNs, { closeWriter: false });
+    const writer = this.open(portName);
+    const obs = this.observers.get(portName);
+    if (writer === null && obs === undefined) return port;
+    return new RecordingPort(port, this, writer, obs?.rx ?? null, obs?.tx ?? null);
   }
 
   /** A NIC whose ports nfX and dmaX are captured as `<host>-nfX` and `<host>-dmaX` when the testbed attaches them. */
@@ -158,17 +184,21 @@ export class CaptureSet {
    * writer's copy.
    */
   observePort(portName: string, port: Port): void {
-    if (!this.enabled || !this.include(portName)) return;
     const writer = this.open(portName);
-    const period = this.clockPeriodNs;
+    const obs = this.observers.get(portName);
+    if (writer === null && obs === undefined) return;
+    const rx = obs?.rx ?? null;
+    const tx = obs?.tx ?? null;
     const transmit = port.transmit.bind(port);
     const receive = port.receive.bind(port);
     port.transmit = (frame: Uint8Array, cycle: number): void => {
-      if (writer.isOpen) writer.write(frame, frame.length, Math.round(cycle * period));
+      this.record(writer, frame, cycle);
+      if (tx !== null) tx(frame, cycle);
       transmit(frame, cycle);
     };
     port.receive = (frame: Uint8Array, cycle: number): void => {
-      if (writer.isOpen) writer.write(frame, frame.length, Math.round(cycle * period));
+      this.record(writer, frame, cycle);
+      if (rx !== null) rx(frame, cycle);
       receive(frame, cycle);
     };
   }
@@ -176,6 +206,53 @@ export class CaptureSet {
   close(): void {
     for (const w of this.writers) w.close();
   }
+}
+
+/**
+ * A port in front of a NIC's port that records both directions (and shows them to
+ * observers) before passing them on, as dataplane/capture.ts CapturePort does, plus a
+ * pause for line-rate phases and the observers.
+ */
+export class RecordingPort implements Port {
+  readonly name: string;
+  private receiver: FrameReceiver | null = null;
+
+  constructor(
+    readonly inner: Port,
+    private readonly set: CaptureSet,
+    private readonly writer: PcapWriter | null,
+    private readonly observeRx: FrameObserver | null,
+    private readonly observeTx: FrameObserver | null,
+  ) {
+    this.name = inner.name;
+    inner.attach(this.onInnerReceive);
+  }
+
+  attach(receiver: FrameReceiver): void {
+    this.receiver = receiver;
+  }
+
+  receive(frame: Uint8Array, cycle: number): void {
+    this.inner.receive(frame, cycle);
+  }
+
+  transmit(frame: Uint8Array, cycle: number): void {
+    this.set.record(this.writer, frame, cycle);
+    if (this.observeTx !== null) this.observeTx(frame, cycle);
+    this.inner.transmit(frame, cycle);
+  }
+
+  close(): void {
+    this.receiver = null;
+    this.inner.close();
+  }
+
+  private readonly onInnerReceive = (frame: Uint8Array, cycle: number): void => {
+    this.set.record(this.writer, frame, cycle);
+    if (this.observeRx !== null) this.observeRx(frame, cycle);
+    const receiver = this.receiver;
+    if (receiver !== null) receiver(frame, cycle);
+  };
 }
 
 /** A NIC handed to buildFig8Testbed: attaching it wraps its ports for capture first. */
