@@ -251,7 +251,11 @@ describe('fatriot CLI against fatriot daemon --sim', () => {
     // Per frame: netlink type(s) / genl family / genl cmd / error. The monitor's own
     // GETFAMILY, NEWFAMILY, ACK and two JOIN_GROUPs (23), then per CLI run
     // GETFAMILY, NEWFAMILY, ACK, the request (FAILSAFE_SET 13; REG_READ 17 and its reply) and its ACK.
-    const rows = r.stdout.split('\n').filter((l) => l !== '').map((l) => l.trim().split(/\s+/).join(' '));
+    const all = r.stdout.split('\n').filter((l) => l !== '').map((l) => l.trim().split(/\s+/).join(' '));
+    // Forcing fail-safe on makes the NIC multicast one EVENT_FAILSAFE (25) to the monitor,
+    // interleaved with the CLI's exchange wherever the model emits it.
+    expect(all.filter((l) => l === '0x20 25')).toHaveLength(1);
+    const rows = all.filter((l) => l !== '0x20 25');
     const getFamily = ['0x10', '0x10', '0x0002,0x0010 0'];
     expect(rows).toEqual([...getFamily, '0x20 23', '0x0002,0x0020 0', '0x20 23', '0x0002,0x0020 0', ...getFamily, '0x20 13', '0x0002,0x0020 0', ...getFamily, '0x20 17', '0x20 17', '0x0002,0x0020 0']);
   });
