@@ -85,8 +85,10 @@ export type PlotSpec = Record<string, unknown>;
 
 /** Renders a Vega-Lite spec to SVG text in Node (no canvas: the 'none' renderer and the SVG string renderer). */
 export async function renderSvg(spec: PlotSpec): Promise<string> {
-  const compiled = vegaLite.compile(spec as unknown as vegaLite.TopLevelSpec).spec;
-  const view = new vega.View(vega.parse(compiled), { renderer: 'none' });
+  // Vega-Lite's warnings (resolved scale conflicts and the like) are for authors, not for experiment output.
+  const logger = vega.logger(vega.None);
+  const compiled = vegaLite.compile(spec as unknown as vegaLite.TopLevelSpec, { logger }).spec;
+  const view = new vega.View(vega.parse(compiled), { renderer: 'none', logger });
   try {
     return await view.toSVG();
   } finally {

@@ -174,7 +174,8 @@ export interface LinePanel {
   xTitle: string;
   yTitle: string;
   rows: LineRow[];
-  seriesOrder: { name: string; colour: string }[];
+  /** Series in legend order; `dash` and `width` tell lines apart where they lie on top of each other. */
+  seriesOrder: { name: string; colour: string; dash?: number[]; width?: number }[];
   /** Draw this constant as a dashed reference line (e.g. 10G line rate). */
   reference?: { value: number; label: string };
 }
@@ -199,23 +200,29 @@ export function linesSpec(title: string, panels: LinePanel[]): PlotSpec {
           encoding: { y: { field: 'value', type: 'quantitative' }, text: { field: 'label' } },
         });
       }
-      layers.push({
-        data: { values: p.rows },
-        mark: { type: 'line', point: true },
-        encoding: {
-          x: { field: 'x', type: 'quantitative', title: p.xTitle },
-          y: { field: 'value', type: 'quantitative', title: p.yTitle },
-          color: {
-            field: 'series',
-            type: 'nominal',
-            title: null,
-            scale: { domain: p.seriesOrder.map((s) => s.name), range: p.seriesOrder.map((s) => s.colour) },
+      // One layer a series, so lines lying on top of each other differ in width and dash;
+      // the colour scale is shared and makes the legend.
+      const colour = {
+        field: 'series',
+        type: 'nominal',
+        title: null,
+        scale: { domain: p.seriesOrder.map((s) => s.name), range: p.seriesOrder.map((s) => s.colour) },
+      };
+      for (const s of p.seriesOrder) {
+        layers.push({
+          data: { values: p.rows },
+          transform: [{ filter: { field: 'series', equal: s.name } }],
+          mark: { type: 'line', point: true, strokeDash: s.dash ?? [1, 0], strokeWidth: s.width ?? 2 },
+          encoding: {
+            x: { field: 'x', type: 'quantitative', title: p.xTitle },
+            y: { field: 'value', type: 'quantitative', title: p.yTitle },
+            color: colour,
           },
-        },
-      });
+        });
+      }
       return { title: p.title, width: 320, height: 260, layer: layers };
     }),
-    resolve: { scale: { color: 'shared' } },
+    resolve: { scale: { color: 'independent' } },
   };
 }
 
