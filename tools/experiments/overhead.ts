@@ -80,7 +80,7 @@ export async function runOverhead(opts: OverheadOptions = {}): Promise<Summary> 
   let run = 0;
   for (const kind of KINDS) {
     for (const where of ['host', 'vm'] as const) {
-      progress.phase(0.82 + 0.045 * run++, 0.045, `overhead: RTT to the ${where === 'host' ? 'host' : 'VM'} with ${LABEL[kind]}`);
+      progress.phase(0.82 + 0.04 * run++, 0.04, `overhead: RTT to the ${where === 'host' ? 'host' : 'VM'} with ${LABEL[kind]}`);
       const r = await pacedRun({
         kind,
         dir,

@@ -145,7 +145,7 @@ export async function runRelay(opts: RelayOptions = {}): Promise<Summary> {
   let done = 0;
   for (const path of ['direct', 'relay'] as const) {
     for (const frameBytes of sizes) {
-      progress.phase(done / total, weight(frameBytes) / total, `relay: ${path}, ${frameBytes + 4}-byte frames`);
+      progress.phase((0.98 * done) / total, (0.98 * weight(frameBytes)) / total, `relay: ${path}, ${frameBytes + 4}-byte frames`);
       const count = frameBytes === 1514 ? frames1500 : framesPerSize;
       const capture = frameBytes === 1514;
       const vcd = capture && path === 'relay' ? { path: join(dir, 'relay-line-rate.vcd'), maxCycles: opts.vcdCycles ?? 3000 } : null;

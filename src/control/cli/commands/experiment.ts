@@ -67,7 +67,11 @@ export function register(program: Command, ctx: CliContext): void {
       if (opts.tap === true) {
         const tap = await findTapRunner(name);
         if (tap === null) {
-          throw new Error(`experiment ${name} --tap: TAP experiments need root, /dev/net/tun and the netns testbed (tools/experiments/tap), which this tree does not have; run without --tap for the embedded testbed`);
+          throw new Error(
+            existsSync(TAP_DIR)
+              ? `experiment ${name} --tap: this tree has no TAP version of ${name} (tools/experiments/tap/${name}.ts); run without --tap for the embedded testbed`
+              : `experiment ${name} --tap: TAP experiments need root, /dev/net/tun and the netns testbed (tools/experiments/tap), which this tree does not have; run without --tap for the embedded testbed`,
+          );
         }
         summary = await tap(runOpts);
       } else {
