@@ -12,7 +12,7 @@ import { LinkType, PcapWriter } from '../../src/dataplane/pcap.ts';
 import type { FrameReceiver, Port } from '../../src/dataplane/port.ts';
 import type { Fig8HostName, Fig8HostPlan } from '../../src/host/sim/fig8-testbed.ts';
 import type { NicEvent } from '../../src/pipeline/modules/fatriot-tuser.ts';
-import type { FatriotNic } from '../../src/pipeline/nic/fatriot-nic.ts';
+import { FatriotNic } from '../../src/pipeline/nic/fatriot-nic.ts';
 import type { NicShell } from '../../src/pipeline/nic/nic-shell.ts';
 import { ReferenceNic } from '../../src/pipeline/nic/reference-nic.ts';
 import type { ClockedModule } from '../../src/pipeline/sim/module.ts';
@@ -361,25 +361,12 @@ export class EventLog {
   }
 }
 
-type FatriotModule = typeof import('../../src/pipeline/nic/fatriot-nic.ts');
-let fatriotModule: Promise<FatriotModule> | null = null;
-
-/** The FatriotNic class (loaded once, on first use). */
-export async function loadFatriotNic(): Promise<FatriotModule['FatriotNic']> {
-  fatriotModule ??= import('../../src/pipeline/nic/fatriot-nic.ts');
-  return (await fatriotModule).FatriotNic;
-}
-
 export type AnyNic = ReferenceNic | FatriotNic;
 
 /** A factory of the NIC kind for buildFig8Testbed (with captures of its ports). */
-export async function nicFactoryOf(
-  kind: NicKind,
-  captures: CaptureSet,
-): Promise<(name: Fig8HostName, sim: Simulator, plan: Fig8HostPlan) => CapturedNic<AnyNic>> {
+export function nicFactoryOf(kind: NicKind, captures: CaptureSet): (name: Fig8HostName, sim: Simulator, plan: Fig8HostPlan) => CapturedNic<AnyNic> {
   if (kind === 'reference') return (name, sim) => captures.wrapNic(name, new ReferenceNic({ sim, name }));
-  const FatriotNicClass = await loadFatriotNic();
-  return (name, sim) => captures.wrapNic(name, new FatriotNicClass({ sim, name }));
+  return (name, sim) => captures.wrapNic(name, new FatriotNic({ sim, name }));
 }
 
 /** Maps the phases of a run onto one progress fraction. */

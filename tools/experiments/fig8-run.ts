@@ -79,7 +79,7 @@ export async function pacedRun(o: PacedRunOptions): Promise<PacedRunResult> {
   const hosts = o.captureHosts;
   const include = hosts === undefined ? undefined : (port: string) => port === 'tgen' || hosts.some((h) => port.startsWith(`${h}-`));
   const captures = new CaptureSet(o.dir, o.prefix, periodNs, { enabled: o.capture ?? true, include });
-  const tb: Fig8Bed = buildFig8Testbed(sim, { nicFactory: await nicFactoryOf(o.kind, captures), coreHz });
+  const tb: Fig8Bed = buildFig8Testbed(sim, { nicFactory: nicFactoryOf(o.kind, captures), coreHz });
   captures.observePort('tgen', tb.tgenPort);
   const events = new EventLog();
   let main: NicConfigurator | null = null;

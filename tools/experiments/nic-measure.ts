@@ -13,11 +13,12 @@ import { createMemoryLink } from '../../src/dataplane/memory-link.ts';
 import { FIG8_PLAN } from '../../src/host/sim/fig8-testbed.ts';
 import type { Port } from '../../src/dataplane/port.ts';
 import { WireTiming } from '../../src/pipeline/modules/ethernet-wire.ts';
+import { FatriotNic } from '../../src/pipeline/nic/fatriot-nic.ts';
 import type { NicShell } from '../../src/pipeline/nic/nic-shell.ts';
 import { ClockedModule, IDLE } from '../../src/pipeline/sim/module.ts';
 import { ReferenceNic } from '../../src/pipeline/nic/reference-nic.ts';
 import { buildUdpFrame } from '../../src/pipeline/wire/build.ts';
-import { loadFatriotNic, VcdWindow, type NicKind } from './common.ts';
+import { VcdWindow, type NicKind } from './common.ts';
 import { NicConfigurator } from './configure.ts';
 
 /** Service ID of the main service in every experiment. */
@@ -48,7 +49,6 @@ export async function configureServiceTarget(cfg: NicConfigurator): Promise<void
 /** A standalone NIC of `kind`; a Fatriot NIC comes configured with the main service as its target. */
 export async function standaloneNic(kind: NicKind): Promise<NicShell> {
   if (kind === 'reference') return new ReferenceNic();
-  const FatriotNic = await loadFatriotNic();
   const nic = new FatriotNic();
   await configureServiceTarget(new NicConfigurator(nic));
   return nic;

@@ -23,12 +23,11 @@ import { join } from 'node:path';
 import { coreClockHz, lineRateFramesPerSecond } from '../../hw/netfpga-spec/index.ts';
 import { buildFig8Testbed, FIG8_PLAN } from '../../src/host/sim/fig8-testbed.ts';
 import { cyclesFromMs } from '../../src/host/sim/timing.ts';
-import type { FatriotNic } from '../../src/pipeline/nic/fatriot-nic.ts';
+import { FatriotNic } from '../../src/pipeline/nic/fatriot-nic.ts';
 import { Simulator } from '../../src/pipeline/sim/simulator.ts';
 import {
   CaptureSet,
   COLOURS,
-  loadFatriotNic,
   mean,
   outputDir,
   ProgressTracker,
@@ -277,8 +276,7 @@ async function measurePath(
     ['main-nf0', { rx: atMainIn.observe, tx: atMainOut.observe }],
   ]);
   const captures = new CaptureSet(dir, `${path}-${frameBytes + 4}B`, 1e9 / coreHz, { enabled: capture, observers });
-  const FatriotNicClass = await loadFatriotNic();
-  const tb = buildFig8Testbed<CapturedNic<FatriotNic>>(sim, { nicFactory: (name, s) => captures.wrapNic(name, new FatriotNicClass({ sim: s, name })), coreHz });
+  const tb = buildFig8Testbed<CapturedNic<FatriotNic>>(sim, { nicFactory: (name, s) => captures.wrapNic(name, new FatriotNic({ sim: s, name })), coreHz });
   captures.observePort('tgen', tb.tgenPort);
   const main = new NicConfigurator(tb.main.nic.nic);
   const backup = new NicConfigurator(tb.backup.nic.nic);
