@@ -4,7 +4,7 @@
  * overhead comparison (Fig. 9) and lines over frame size for the relay (Fig. 12).
  * common.ts renders them to SVG.
  */
-import { COLOURS, PLOT_CONFIG, type PlotSpec } from './common.ts';
+import { PLOT_CONFIG, type PlotSpec } from './common.ts';
 
 const SCHEMA = 'https://vega.github.io/schema/vega-lite/v5.json';
 
@@ -225,5 +225,3 @@ export function linesSpec(title: string, panels: LinePanel[]): PlotSpec {
     resolve: { scale: { color: 'independent' } },
   };
 }
-
-export { COLOURS };
