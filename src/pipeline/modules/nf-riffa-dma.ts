@@ -18,7 +18,23 @@ export interface DmaCounterIndex {
   txBytes: number[];
   /** A frame for a virtual port with nothing attached (no host driver). */
   dropNoPort: number;
+  /** A frame from the host shorter than an Ethernet header, or longer than the datapath takes. */
+  dropRunt: number;
+  dropOversize: number;
 }
+
+/** Shortest frame the host can hand over: an Ethernet header. */
+const MIN_HOST_FRAME = 14;
+/**
+ * Frames from the host are padded to the Ethernet minimum (60 bytes without FCS), as
+ * NIC drivers do before DMA (assumed for the SUME driver: Linux drivers pad with
+ * eth_skb_pad). It matters: a one-beat packet (32 bytes or less) sends the RTL
+ * input_arbiter into WR_PKT after its only beat, where it waits for a tlast that
+ * only the next packet of that queue brings, stalling every port meanwhile.
+ */
+const PAD_HOST_FRAME = netfpgaSpec.ethernet.minFrameBytesWithFcs.value - netfpgaSpec.ethernet.fcsBytes.value;
+/** Longest: what a MAC without jumbo frames sends (1518 with FCS, hw/netfpga-spec `ethernet`). */
+const MAX_HOST_FRAME = netfpgaSpec.ethernet.maxFrameBytesWithFcs.value - netfpgaSpec.ethernet.fcsBytes.value;
 
 /**
  * The host side of the reference NIC (nf_riffa_dma over PCIe): four virtual ports
@@ -65,12 +81,22 @@ export class NfRiffaDma extends ClockedModule {
   /** A frame the host driver sends on virtual port `index` (dma0..dma3) at `cycle`. */
   fromHostFrame(index: number, frame: Uint8Array, cycle: number): void {
     const len = frame.length;
-    const p = this.pool.take(len);
+    if (len < MIN_HOST_FRAME) {
+      this.counters[this.idx.dropRunt]!++;
+      return;
+    }
+    if (len > MAX_HOST_FRAME) {
+      this.counters[this.idx.dropOversize]!++;
+      return;
+    }
+    const padded = len < PAD_HOST_FRAME ? PAD_HOST_FRAME : len;
+    const p = this.pool.take(padded);
     p.data.set(frame, 0);
+    if (padded > len) p.data.fill(0, len, padded);
     p.srcPort = 1 << (2 * index + 1);
     p.dstPort = 0;
     const arrival = Math.max(cycle * this.pcieUnitsPerCycle, this.pcieFreeUnits);
-    this.pcieFreeUnits = arrival + len * this.pcieUnitsPerByte;
+    this.pcieFreeUnits = arrival + padded * this.pcieUnitsPerByte;
     const ready = Math.ceil(this.pcieFreeUnits / this.pcieUnitsPerCycle) + dma.hostToCoreLatencyCycles.value;
     p.ingressCycle = ready;
     this.counters[this.idx.rxPackets[index]!]!++;

@@ -81,6 +81,8 @@ export class NicShell {
       txPackets: dmaPorts.map((d) => d.txPackets),
       txBytes: dmaPorts.map((d) => d.txBytes),
       dropNoPort: counterIndex('drop.noHostPort'),
+      dropRunt: drops.dropRunt,
+      dropOversize: drops.dropOversize,
     });
   }
 
