@@ -7,7 +7,7 @@
 import { createMemoryLink } from '../../src/dataplane/memory-link.ts';
 import { buildUdpFrame } from '../../src/pipeline/wire/build.ts';
 import type { NicShell } from '../../src/pipeline/nic/nic-shell.ts';
-import { LineRateSource } from './line-rate-source.ts';
+import { LineRateOffer } from '../experiments/nic-measure.ts';
 
 export type NicFactory = () => NicShell;
 
@@ -45,7 +45,7 @@ export function measureThroughput(factory: NicFactory, length: number, count: nu
     delivered++;
     bytes += f.length;
   });
-  nic.sim.add(new LineRateSource('bench_source', gen, benchFrame(length), count, nic.coreHz));
+  nic.sim.add(new LineRateOffer('bench_source', gen, benchFrame(length), count, nic.coreHz));
   const start = nic.sim.now;
   const t0 = process.hrtime.bigint();
   nic.sim.runUntilIdle();

@@ -58,9 +58,9 @@ export async function standaloneNic(kind: NicKind): Promise<NicShell> {
  * Offers `count` copies of a frame back to back at 10G line rate: frame k starts
  * exactly k frame times (IFG and preamble included) after the first, and is handed to
  * the port in the first whole cycle at or after that start (src/host/sim/README.md
- * "Time on a port"), so the offered rate never drifts below line rate. (tools/bench's
- * LineRateSource re-bases each frame on its whole cycle, which at 160 MHz spaces
- * 64-byte frames 11 cycles apart: 14.55 instead of 14.88 Mpps.)
+ * "Time on a port"), so the offered rate never drifts below line rate (re-basing each
+ * frame on its whole cycle would space 64-byte frames 11 cycles apart at 160 MHz:
+ * 14.55 instead of 14.88 Mpps). tools/bench uses it too.
  */
 export class LineRateOffer extends ClockedModule {
   sent = 0;
