@@ -7,7 +7,7 @@
  */
 import { parseArgs } from 'node:util';
 import { ReferenceNic } from '../../src/pipeline/nic/reference-nic.ts';
-import { measureLatencyCycles, measureThroughput, type NicFactory } from './model.ts';
+import { measureLatencyCycles, measureRelayLatencyCycles, measureThroughput, type NicFactory } from './model.ts';
 
 const { values } = parseArgs({
   options: {
@@ -58,9 +58,39 @@ async function main(): Promise<void> {
     model.fatriot_64B_mpps = round(f64.mpps);
     model.fatriot_1500B_gbps = round(f1500.gbps);
     latency.fatriot = measureLatencyCycles(fatriot);
+    latency.relay = await measureRelayLatencyCycles();
   }
   model.latency_cycles = latency;
   const result: Record<string, unknown> = { model };
+
+  if (fatriot) {
+    // Fail-over figures come from the paper's experiments on the simulated testbed:
+    // a processing-delay fault (Fig. 10) at both heartbeat intervals, and a host crash (Fig. 11).
+    const { mkdtempSync, rmSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const { runDelay } = await import('../experiments/delay.ts');
+    const { runCrash } = await import('../experiments/crash.ts');
+    const dir = mkdtempSync(join(tmpdir(), 'fatriot-bench-'));
+    try {
+      log('fail-over: delay fault, 0.5 s heartbeat interval');
+      const d500 = await runDelay({ outDir: join(dir, 'delay-500'), interval: 0.5 });
+      log('fail-over: delay fault, 0.1 s heartbeat interval');
+      const d100 = await runDelay({ outDir: join(dir, 'delay-100'), interval: 0.1 });
+      log('fail-over: host crash');
+      const crash = await runCrash({ outDir: join(dir, 'crash') });
+      const lost = Number(d500.lost_with) + Number(d100.lost_with) + Number(crash.lost_with);
+      result.failover = {
+        detect_ms_interval_500: d500.detect_ms,
+        detect_ms_interval_100: d100.detect_ms,
+        bound_ms_interval_500: d500.bound_ms,
+        bound_ms_interval_100: d100.bound_ms,
+        lost_requests: lost,
+      };
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }
 
   const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
   if (!values['no-tap'] && isRoot) {

@@ -77,3 +77,34 @@ export function measureLatencyCycles(factory: NicFactory, length = 60): number {
   if (at < 0) throw new Error('latency probe frame was not delivered');
   return at - sentAt;
 }
+
+/**
+ * Cycles from a request's arrival on nf0 of a Fatriot NIC in fail-safe to its
+ * relayed (NAT'd) copy leaving nf0 for the backup, the backup's MAC already known
+ * (a static ARP entry), so only the pipeline counts.
+ */
+export async function measureRelayLatencyCycles(length = 60): Promise<number> {
+  const { FatriotNic } = await import('../../src/pipeline/nic/fatriot-nic.ts');
+  const { NicConfigurator } = await import('../experiments/configure.ts');
+  const { parseIpv4, parseMac } = await import('../../src/pipeline/wire/address.ts');
+  const nic = new FatriotNic();
+  const [nf, wire] = createMemoryLink('nf0', 'wire');
+  const [dma] = createMemoryLink('dma0', 'host');
+  nic.attach({ nf: [nf], dma: [dma] });
+  const cfg = new NicConfigurator(nic);
+  await cfg.nicAddresses({ relayIp: '10.0.0.110', relayMac: '02:00:00:00:00:6e', hostIp: '10.0.0.10', relayPortBase: 20000, relayPortCount: 1024 });
+  await cfg.target({ ip: '10.0.0.11', proto: 'udp', port: 7, svcId: 1, critical: true });
+  await cfg.service({ ip: '10.0.0.11', proto: 'udp', port: 7, backupIp: '10.0.0.21', backupPort: 7 });
+  await cfg.failsafeMode(1, 'on');
+  nic.failsafeHandler.setStaticArp(parseIpv4('10.0.0.21'), parseMac('02:00:00:00:00:15'));
+  let at = -1;
+  wire.attach((_f, cycle) => {
+    if (at < 0) at = cycle;
+  });
+  nic.sim.runUntil(nic.sim.now + 1000);
+  const sentAt = nic.sim.now;
+  wire.transmit(benchFrame(length), sentAt);
+  nic.sim.runUntil(sentAt + 100_000);
+  if (at < 0) throw new Error('relayed probe frame did not leave nf0');
+  return at - sentAt;
+}
