@@ -6,6 +6,9 @@
  * composition root of the daemon; the control server still sees only the
  * ControlledNic interface (bus, events, ports).
  */
+import { join } from 'node:path';
+import { CapturePort } from '../dataplane/capture.ts';
+import { LinkType, PcapWriter } from '../dataplane/pcap.ts';
 import type { Port } from '../dataplane/port.ts';
 import { RealtimeDriver } from '../dataplane/realtime-driver.ts';
 import { TapPort } from '../dataplane/tap.ts';
@@ -20,7 +23,19 @@ export type TapPortNames = Partial<Record<'nf0' | 'nf1' | 'nf2' | 'nf3' | 'dma0'
 
 export interface ModelNicOptions extends NicFactoryOptions {
   taps?: TapPortNames;
+  /**
+   * --tap: capture every port to `<pcapDir>/<port>.pcap` (nf0.pcap, dma0.pcap, ...):
+   * nanosecond pcap, LINKTYPE_ETHERNET, timestamps cycle x clock period (model time),
+   * both directions, as `tcpdump -i` on the port would see them.
+   */
+  pcapDir?: string;
 }
+
+/** Evaluated cycles a control access may run to bring an idle model up to the wall clock. */
+const PRESENT_TIME_MAX_STEPS = 20_000;
+
+/** How often open captures are flushed to disk, so a running daemon's files can be read. */
+const PCAP_FLUSH_MS = 1000;
 
 export class ModelNic implements ControlledNic {
   readonly nic: FatriotNic | ReferenceNic;
@@ -31,34 +46,39 @@ export class ModelNic implements ControlledNic {
   readonly description: string;
   readonly driver: RealtimeDriver;
   private readonly ports_: { name: string; port: Port }[] = [];
+  private readonly pcapWriters: PcapWriter[] = [];
+  private pcapFlushTimer: NodeJS.Timeout | null = null;
 
   constructor(options: ModelNicOptions) {
+    let bus: AxiLiteBus;
     if (options.reference) {
       // The reference NIC has no Fatriot tables; it still gets the register map's
       // blocks so the control plane can read the counters it keeps (tables there
       // have no effect on its datapath).
       const regs = new FatriotRegisters();
       const nic = new ReferenceNic({ counters: regs.counters.values });
-      this.bus = nic.sim.add(new AxiLiteBus());
-      regs.attach(this.bus);
+      bus = nic.sim.add(new AxiLiteBus());
+      regs.attach(bus);
       this.events = new NicEventHub();
       this.nic = nic;
     } else {
       const nic = new FatriotNic();
-      this.bus = nic.bus;
+      bus = nic.bus;
       this.events = { subscribe: (l) => nic.subscribe(l) };
       this.nic = nic;
     }
     this.sim = this.nic.sim;
     this.clockHz = this.nic.coreHz;
     this.driver = new RealtimeDriver(this.sim, this.clockHz);
-    if (options.mode === 'tap') this.openTaps(options.taps ?? {});
+    this.bus = this.presentTimeBus(bus);
+    if (options.mode === 'tap') this.openTaps(options.taps ?? {}, options.pcapDir);
     const top = options.reference ? 'reference NIC' : 'Fatriot NIC';
     const where = options.mode === 'tap' ? `TAP ports ${this.ports_.map((p) => `${p.name}=${p.port.name}`).join(' ')}` : 'no ports attached (--sim)';
-    this.description = `${top}, cycle model at ${this.clockHz / 1e6} MHz, ${where}`;
+    const pcap = this.pcapWriters.length > 0 ? `, capturing to ${options.pcapDir}` : '';
+    this.description = `${top}, cycle model at ${this.clockHz / 1e6} MHz, ${where}${pcap}`;
   }
 
-  private openTaps(names: TapPortNames): void {
+  private openTaps(names: TapPortNames, pcapDir: string | undefined): void {
     const entries = Object.entries(names).filter(([, v]) => v !== undefined) as [string, string][];
     if (entries.length === 0) throw new Error('fatriot daemon --tap: name at least one port, e.g. --port nf0=fm-nf0 --port dma0=fm-dma0');
     const nf: (Port | null)[] = [null, null, null, null];
@@ -66,17 +86,54 @@ export class ModelNic implements ControlledNic {
     try {
       for (const [portName, tapName] of entries) {
         const tap = new TapPort({ name: tapName, clock: () => this.driver.nowCycle() });
-        this.ports_.push({ name: portName, port: tap });
-        const kicked = this.kicking(tap);
+        let port: Port = tap;
+        if (pcapDir !== undefined) {
+          const writer = PcapWriter.open(join(pcapDir, `${portName}.pcap`), LinkType.Ethernet);
+          this.pcapWriters.push(writer);
+          port = new CapturePort(tap, writer, 1e9 / this.clockHz);
+        }
+        this.ports_.push({ name: portName, port });
+        const kicked = this.kicking(port);
         const index = Number(portName.slice(-1));
         if (portName.startsWith('nf')) nf[index] = kicked;
         else dma[index] = kicked;
       }
     } catch (e) {
       for (const p of this.ports_) p.port.close();
+      for (const w of this.pcapWriters) w.close();
       throw e;
     }
     this.nic.attach({ nf, dma });
+  }
+
+  /**
+   * The bus as the control server sees it: an access is dated at the present cycle
+   * and runs at once, as a frame from a port does. Without this, an access made while
+   * the real-time driver sleeps (up to its maxSleepMs, 50 ms) is queued at a model
+   * time that trails the wall clock and applied only at the next wake-up: a new
+   * heartbeat entry then sends its first heartbeat "in the past" and learns an RTT up
+   * to 50 ms too long (found on the netns testbed; tools/testbed/README.md).
+   */
+  private presentTimeBus(bus: AxiLiteBus): AxiLiteBus {
+    const sim = this.sim;
+    const driver = this.driver;
+    const access = (fn: (address: number, value: number) => Promise<unknown>) => (address: number, value: number) => {
+      // Bounded: a busy model stays behind (the driver reports its lag); an idle one jumps.
+      sim.runUntil(driver.nowCycle(), PRESENT_TIME_MAX_STEPS);
+      const done = fn.call(bus, address, value);
+      driver.kick();
+      return done;
+    };
+    const read = access(bus.read as (address: number) => Promise<number>);
+    const write = access(bus.write);
+    return new Proxy(bus, {
+      get(target, prop) {
+        if (prop === 'read') return read;
+        if (prop === 'write') return write;
+        const v = Reflect.get(target, prop, target) as unknown;
+        return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+      },
+    });
   }
 
   /** Wraps a port so that every frame it brings in runs the model at once. */
@@ -102,10 +159,19 @@ export class ModelNic implements ControlledNic {
 
   start(): void {
     this.driver.start();
+    if (this.pcapWriters.length > 0 && this.pcapFlushTimer === null) {
+      this.pcapFlushTimer = setInterval(() => {
+        for (const w of this.pcapWriters) if (w.isOpen) w.flush();
+      }, PCAP_FLUSH_MS);
+      this.pcapFlushTimer.unref();
+    }
   }
 
   stop(): void {
     this.driver.stop();
+    if (this.pcapFlushTimer !== null) clearInterval(this.pcapFlushTimer);
+    this.pcapFlushTimer = null;
+    // CapturePort.close closes its writer after the port.
     for (const p of this.ports_) p.port.close();
   }
 }
