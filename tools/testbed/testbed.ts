@@ -13,6 +13,7 @@ import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { createWriteStream, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { NicConfig } from '../../src/control/objects.ts';
 import { allNetns, allTaps, testbedPlan, type HostPlan, type HostRole, type TestbedPlan } from './plan.ts';
 
 export { testbedPlan, type HostPlan, type HostRole, type TestbedPlan } from './plan.ts';
@@ -22,14 +23,87 @@ export const DEFAULT_STATE_DIR = '/run/fatriot-testbed';
 const TSX_ARGS = ['--import', 'tsx'];
 const READY_TIMEOUT_MS = 20_000;
 
+/** Where a NIC's files go: the testbed's folder for this prefix (state, logs, sockets, configs). */
+export interface NicLaunchContext {
+  instanceDir: string;
+}
+
+/** A NIC's command line, and its control socket when it has one. */
+export interface NicCommand {
+  command: string;
+  args: string[];
+  socketPath?: string;
+}
+
 /** What the testbed runs as a host's NIC: its command line, given the host's plan. */
-export type NicLauncher = (host: HostPlan, plan: TestbedPlan) => { command: string; args: string[] };
+export type NicLauncher = (host: HostPlan, plan: TestbedPlan, context: NicLaunchContext) => NicCommand;
 
 /** The plumbing stand-in: copies frames between the host's dma0 and nf0 TAPs. */
 export const standinNic: NicLauncher = (host) => ({
   command: process.execPath,
   args: [...TSX_ARGS, join(REPO_ROOT, 'tools/testbed/standin-nic.ts'), '--dma', host.dmaTap, '--nf', host.nfTap],
 });
+
+/** Relay (SNAT) ports of the NICs: clear of Linux's ephemeral range start (32768) and of the heartbeat ports from 0xf000. */
+export const RELAY_PORT_BASE = 40000;
+export const RELAY_PORT_COUNT = 4096;
+
+/**
+ * The NIC settings that make a host's Fatriot NIC a good citizen of the segment
+ * (README "The NICs"): the relay address and MAC of the address plan, which it answers
+ * ARP for and relays from (SPEC 3.4); the host behind it (host-level heartbeat target);
+ * a relay port range no host socket uses; the neighbor discovery port, silent unless
+ * `announceIntervalNs` is given (SPEC 3.5).
+ */
+export function nicConfigFor(host: HostPlan, plan: TestbedPlan, overrides: Partial<NicConfig> = {}): NicConfig {
+  return {
+    relayIp: host.nicRelayAddress,
+    nicMac: host.nicRelayMac,
+    hostIp: host.address,
+    relayPortBase: RELAY_PORT_BASE,
+    relayPortCount: RELAY_PORT_COUNT,
+    announcePort: plan.discoveryPort,
+    capacity: 100,
+    announceIntervalNs: 0,
+    ...overrides,
+  };
+}
+
+export interface FatriotNicOptions {
+  /** `fatriot daemon --reference`: the reference NIC top, no Fatriot modules (the "without" runs). */
+  reference?: boolean;
+  /** Capture every port of each NIC to `<pcapDir>/<role>/<port>.pcap` (daemon --pcap). */
+  pcapDir?: string;
+  /** Per-host changes to nicConfigFor's settings. */
+  nic?: (host: HostPlan) => Partial<NicConfig>;
+}
+
+/**
+ * The real NIC: `fatriot daemon --tap` runs the FatriotNic cycle model (or the
+ * reference NIC) on the host's nf0 and dma0 TAPs with the real-time driver, with its
+ * control socket at `<instanceDir>/nic-<role>.sock` and its NIC settings
+ * (nicConfigFor) applied from `<instanceDir>/nic-<role>.json` before it says ready.
+ */
+export function fatriotNic(options: FatriotNicOptions = {}): NicLauncher {
+  return (host, plan, context) => {
+    const socketPath = join(context.instanceDir, `nic-${host.role}.sock`);
+    const args = [
+      join(REPO_ROOT, 'bin/fatriot.mjs'), 'daemon', '--tap',
+      '--port', `nf0=${host.nfTap}`, '--port', `dma0=${host.dmaTap}`,
+      '--socket', socketPath,
+    ];
+    if (options.reference === true) {
+      args.push('--reference');
+    } else {
+      const configPath = join(context.instanceDir, `nic-${host.role}.json`);
+      const config = { fatriotConfig: 1, nic: nicConfigFor(host, plan, options.nic?.(host) ?? {}) };
+      writeFileSync(configPath, `${JSON.stringify(config, null, 2)}\n`);
+      args.push('--config', configPath);
+    }
+    if (options.pcapDir !== undefined) args.push('--pcap', join(options.pcapDir, host.role));
+    return { command: process.execPath, args, socketPath };
+  };
+}
 
 export interface TestbedRef {
   /** Name prefix of namespaces, TAPs and the state file. Default "f". */
@@ -51,10 +125,14 @@ type ProcessRole = 'nic-main' | 'nic-backup' | 'echo-main' | 'echo-backup';
 interface TestbedState {
   prefix: string;
   ownerPid: number;
+  /** /proc/PID/stat start time of the owner: tells the owner from a later process that reused its PID. */
+  ownerStartTicks?: number;
   createdAt: string;
   /** Namespaces created so far (recorded before each is created). */
   netns: string[];
   pids: Partial<Record<ProcessRole, number>>;
+  /** Control sockets of the NICs that have one. */
+  sockets?: Partial<Record<HostRole, string>>;
   ready: boolean;
 }
 
@@ -68,6 +146,8 @@ export interface TestbedStatus {
   /** Which of our namespaces exist. */
   netns: string[];
   processes: Partial<Record<ProcessRole, { pid: number; alive: boolean; stopped: boolean }>>;
+  /** Control sockets of the NICs (real NICs only). */
+  sockets: Partial<Record<HostRole, string>>;
   plan: TestbedPlan;
 }
 
@@ -133,6 +213,22 @@ function processState(pid: number): string | null {
 function isAlive(pid: number): boolean {
   const state = processState(pid);
   return state !== null && state !== 'Z' && state !== 'X';
+}
+
+/** Field 22 of /proc/PID/stat (start time in clock ticks since boot), or null if gone. */
+function startTicks(pid: number): number | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19]);
+  } catch {
+    return null;
+  }
+}
+
+/** The recorded owner still runs (same PID and the same start time, so not a reused PID). */
+function ownerAlive(state: TestbedState): boolean {
+  if (!isAlive(state.ownerPid)) return false;
+  return state.ownerStartTicks === undefined || startTicks(state.ownerPid) === state.ownerStartTicks;
 }
 
 /** Only signal a PID whose command line still carries our marker (the PID may have been reused). */
@@ -218,6 +314,9 @@ export class Testbed {
   readonly ref: Required<TestbedRef>;
   private readonly children = new Map<ProcessRole, ChildProcess>();
   private signalHandler: ((signal: NodeJS.Signals) => void) | null = null;
+  private stopping = false;
+  /** Called when a NIC or echo server exits while the testbed is up (not during down). */
+  onUnexpectedExit: ((role: string, code: number | null, signal: NodeJS.Signals | null) => void) | null = null;
 
   constructor(plan: TestbedPlan, ref: Required<TestbedRef>) {
     this.plan = plan;
@@ -226,6 +325,18 @@ export class Testbed {
 
   host(role: HostRole): HostPlan {
     return this.plan[role];
+  }
+
+  /** Control socket of a host's NIC (real NICs; throws for the stand-in). */
+  socketPath(role: HostRole): string {
+    const path = readState(this.ref)?.sockets?.[role];
+    if (path === undefined) throw new Error(`testbed "${this.plan.prefix}": the ${role} NIC has no control socket (stand-in NIC?)`);
+    return path;
+  }
+
+  /** PID of a NIC or echo process (for tests and tools). */
+  pid(role: ProcessRole): number | undefined {
+    return readState(this.ref)?.pids[role];
   }
 
   /** Runs a command in a namespace and returns its stdout (throws on non-zero exit). */
@@ -268,9 +379,15 @@ export class Testbed {
   }
 
   async down(): Promise<DownReport> {
+    this.stopping = true;
     this.removeSignalHandlers();
+    const exited = [...this.children.values()].map(
+      (child) => new Promise<void>((resolve) => (child.exitCode !== null || child.signalCode !== null ? resolve() : child.once('exit', () => resolve()))),
+    );
     for (const child of this.children.values()) child.stdin?.end();
     const report = await testbedDown(this.ref);
+    // Our own children: wait until Node has reaped them, so no zombie outlives down().
+    await Promise.race([Promise.all(exited), sleep(3000)]);
     this.children.clear();
     return report;
   }
@@ -278,7 +395,14 @@ export class Testbed {
   /** @internal used by testbedUp */
   async startNic(host: HostPlan, launcher: NicLauncher): Promise<void> {
     const role: ProcessRole = `nic-${host.role}`;
-    const { command, args } = launcher(host, this.plan);
+    const { command, args, socketPath } = launcher(host, this.plan, { instanceDir: instanceDir(this.ref) });
+    if (socketPath !== undefined) {
+      const state = readState(this.ref);
+      if (state !== null) {
+        state.sockets = { ...state.sockets, [host.role]: socketPath };
+        writeState(this.ref, state);
+      }
+    }
     await spawnReady(
       command,
       [...args, markerFor(this.plan.prefix)],
@@ -326,8 +450,10 @@ export class Testbed {
 
   private track(role: ProcessRole, child: ChildProcess): void {
     this.children.set(role, child);
-    child.once('exit', () => {
-      if (this.children.get(role) === child) this.children.delete(role);
+    child.once('exit', (code, signal) => {
+      if (this.children.get(role) !== child) return;
+      this.children.delete(role);
+      if (!this.stopping) this.onUnexpectedExit?.(role, code, signal);
     });
     const state = readState(this.ref);
     if (state !== null && child.pid !== undefined) {
@@ -351,7 +477,7 @@ export async function testbedUp(options: TestbedUpOptions = {}): Promise<Testbed
   const plan = testbedPlan(ref.prefix);
   const existing = readState(ref);
   if (existing !== null) {
-    if (existing.ownerPid !== process.pid && isAlive(existing.ownerPid)) {
+    if (existing.ownerPid !== process.pid && ownerAlive(existing)) {
       throw new Error(
         `testbed "${ref.prefix}" is already up (owner pid ${existing.ownerPid}); run testbed down first`,
       );
@@ -369,6 +495,7 @@ export async function testbedUp(options: TestbedUpOptions = {}): Promise<Testbed
   const state: TestbedState = {
     prefix: ref.prefix,
     ownerPid: process.pid,
+    ownerStartTicks: startTicks(process.pid) ?? undefined,
     createdAt: new Date().toISOString(),
     netns: [],
     pids: {},
@@ -431,9 +558,24 @@ export async function testbedUp(options: TestbedUpOptions = {}): Promise<Testbed
 export async function testbedDown(ref: TestbedRef = {}): Promise<DownReport> {
   const full = fullRef(ref);
   const plan = testbedPlan(full.prefix);
-  const state = readState(full);
+  let state = readState(full);
   const report: DownReport = { killedPids: [], deletedNetns: [], deletedLinks: [] };
   const marker = markerFor(full.prefix);
+
+  // Another process owns it (a foreground or detached `testbed up`): ask it to tear down
+  // itself (SIGTERM; it exits once done), then remove whatever it left.
+  if (state !== null && state.ownerPid !== process.pid && ownerAlive(state)) {
+    const owner = state.ownerPid;
+    try {
+      process.kill(owner, 'SIGTERM');
+    } catch {
+      /* gone meanwhile */
+    }
+    const ownerDeadline = Date.now() + 15_000;
+    while (isAlive(owner) && Date.now() < ownerDeadline) await sleep(50);
+    if (!isAlive(owner)) report.killedPids.push(owner);
+    state = readState(full);
+  }
 
   const pids = Object.values(state?.pids ?? {}).filter((pid) => isAlive(pid) && isOurs(pid, marker));
   for (const pid of pids) {
@@ -492,9 +634,10 @@ export function testbedStatus(ref: TestbedRef = {}): TestbedStatus {
     exists: state !== null,
     ready: state?.ready ?? false,
     ownerPid: state?.ownerPid ?? null,
-    ownerAlive: state !== null && isAlive(state.ownerPid),
+    ownerAlive: state !== null && ownerAlive(state),
     netns: allNetns(plan).filter((ns) => present.has(ns)),
     processes,
+    sockets: state?.sockets ?? {},
     plan,
   };
 }
