@@ -33,14 +33,14 @@ describe('fatriot monitor', () => {
         stderr: (t) => (err += t),
         stop: stop.signal,
       });
-      await expect.poll(() => err).toContain('listening');
-      await expect.poll(() => env.server.clientCount).toBe(1);
+      await expect.poll(() => err, { timeout: 15_000 }).toContain('listening');
+      await expect.poll(() => env.server.clientCount, { timeout: 15_000 }).toBe(1);
       // The JOIN_GROUP ack reached the client before "listening" was printed; events flow from here.
       env.nic.events.emit({ kind: 'heartbeat', serviceId: 1, rttCycles: 40_000, rttAvgCycles: 32_000, ratio: 1.25, timedOut: false, cycle: 160_000_000 });
       env.nic.events.emit({ kind: 'heartbeat', serviceId: 3, rttCycles: 96_000, rttAvgCycles: 32_000, ratio: 3, timedOut: true, cycle: 240_000_000 });
       env.nic.events.emit({ kind: 'failsafe', serviceId: 3, active: true, cause: 'heartbeat', cycle: 240_000_001 });
       env.nic.events.emit({ kind: 'neighbor', ip: 0x0a000102, serviceId: 3, up: true, cycle: 250_000_000 });
-      await expect.poll(() => out.length).toBe(4);
+      await expect.poll(() => out.length, { timeout: 15_000 }).toBe(4);
       stop.abort();
       expect(await done).toBe(0);
       if (!json) {
@@ -55,7 +55,7 @@ describe('fatriot monitor', () => {
         expect(events.map((e) => e.kind)).toEqual(['heartbeat', 'heartbeat', 'failsafe', 'neighbor']);
         expect(events[0]).toMatchObject({ svcId: 1, rttNs: 250_000, rttAvgNs: 200_000, ratio: 1.25, timedOut: false, cycle: 160_000_000 });
       }
-      await expect.poll(() => env.server.clientCount).toBe(0);
+      await expect.poll(() => env.server.clientCount, { timeout: 15_000 }).toBe(0);
     }
   });
 

@@ -137,7 +137,7 @@ describe('control server over the register map', () => {
     env.nic.events.emit({ kind: 'heartbeat', serviceId: 3, rttCycles: 96_000, rttAvgCycles: 32_000, ratio: 3, timedOut: true, cycle: 1234 });
     env.nic.events.emit({ kind: 'failsafe', serviceId: 3, active: true, cause: 'heartbeat', cycle: 1240 });
     env.nic.events.emit({ kind: 'neighbor', ip: 0x0a000105, serviceId: 3, up: false, cycle: 1300 });
-    await expect.poll(() => got.length).toBe(3);
+    await expect.poll(() => got.length, { timeout: 15_000 }).toBe(3);
     expect(got.map((e) => ({ ...e, timeUs: 0 }))).toEqual([
       { kind: 'heartbeat', svcId: 3, rttCycles: 96_000, rttNs: 600_000, rttAvgCycles: 32_000, rttAvgNs: 200_000, ratio: 3, timedOut: true, cycle: 1234, timeUs: 0 },
       { kind: 'failsafe', svcId: 3, active: true, cause: 'heartbeat', cycle: 1240, timeUs: 0 },
@@ -160,7 +160,7 @@ describe('control server over the register map', () => {
     const taps: TapRecord[] = [];
     monitor.on('tap', (t) => taps.push(t));
     await client.regRead(0x44090000);
-    await expect.poll(() => taps.length).toBe(3);
+    await expect.poll(() => taps.length, { timeout: 15_000 }).toBe(3);
     const msgs = taps.map((t) => decodeMessage(t.message) as NlMessage);
     expect(taps.map((t) => t.direction)).toEqual([0, 1, 1]);
     expect(msgs.map((m) => m.type)).toEqual([0x20, 0x20, 2]);
