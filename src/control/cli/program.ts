@@ -32,6 +32,7 @@ export async function buildProgram(io: Partial<CliIo> = {}): Promise<{ program: 
     .option('-j, --json', 'JSON output')
     .option('-s, --stats', 'more statistics')
     .option('-b, --batch <file>', 'read OBJECT COMMAND lines from FILE ("-" for stdin)')
+    .option('-h, --help', 'show the grammar (as "fatriot help")')
     .enablePositionalOptions()
     .helpOption(false)
     .exitOverride()
@@ -58,6 +59,10 @@ export async function buildProgram(io: Partial<CliIo> = {}): Promise<{ program: 
       ctx.io.stdout(globalUsage(program, ctx));
     });
   program.argument('[words...]').action(async (words: string[]) => {
+    if (program.opts().help === true) {
+      ctx.io.stdout(globalUsage(program, ctx));
+      return;
+    }
     if (words.length > 0) throw new UsageError(`unknown object "${words[0]}"; try "fatriot help"`);
     const batch = ctx.options.batch;
     if (batch === undefined) {

@@ -1,0 +1,21 @@
+import { describe, expect, it } from 'vitest';
+import { main } from '../../src/control/cli/program.ts';
+
+describe('fatriot --help', () => {
+  it('prints the same grammar as "fatriot help" and exits 0', async () => {
+    const run = async (args: string[]) => {
+      const out: string[] = [];
+      let err = '';
+      const code = await main(['node', 'fatriot', ...args], { stdout: (l) => out.push(l), stderr: (t) => (err += t) });
+      return { code, out: out.join('\n'), err };
+    };
+    const help = await run(['--help']);
+    const word = await run(['help']);
+    expect(help.code).toBe(0);
+    expect(help.err).toBe('');
+    expect(help.out).toContain('Usage: fatriot [ OPTIONS ] OBJECT { COMMAND | help }');
+    expect(help.out).toContain('fatriot target { add | replace } IP proto');
+    expect(help.out).toBe(word.out);
+    expect((await run(['-h'])).out).toBe(word.out);
+  });
+});
