@@ -35,6 +35,14 @@ export class AxisChannel {
   committedCycle = -1;
   beatsMoved = 0;
   packetsMoved = 0;
+  /**
+   * The simulator that commits it (set by Simulator.add). A channel is committed
+   * only in cycles where a `next*` value changed or a beat moves, so writers tell
+   * the simulator through `touch` instead of it scanning every channel.
+   */
+  sim: { touchChannel(ch: AxisChannel): void } | null = null;
+  /** On the simulator's list of channels to commit at the end of this cycle. */
+  pendingCommit = false;
 
   constructor(name: string) {
     this.name = name;
@@ -52,21 +60,35 @@ export class AxisChannel {
 
   /** Producer: offer `beat` of `packet` from the next cycle on. */
   drive(packet: Packet, beat: number): void {
+    if (this.nextValid && this.nextPacket === packet && this.nextBeat === beat) return;
     this.nextValid = true;
     this.nextPacket = packet;
     this.nextBeat = beat;
+    if (!this.pendingCommit) this.touch();
   }
 
   /** Producer: deassert tvalid from the next cycle on. */
   release(): void {
+    if (!this.nextValid && this.nextPacket === null && this.nextBeat === 0) return;
     this.nextValid = false;
     this.nextPacket = null;
     this.nextBeat = 0;
+    if (!this.pendingCommit) this.touch();
   }
 
   /** Consumer: tready for the next cycle. */
   setReady(ready: boolean): void {
+    if (this.nextReady === ready) return;
     this.nextReady = ready;
+    if (!this.pendingCommit) this.touch();
+  }
+
+  /** Puts the channel on its simulator's commit list (a `next*` value changed). */
+  private touch(): void {
+    if (this.sim !== null) {
+      this.pendingCommit = true;
+      this.sim.touchChannel(this);
+    }
   }
 
   /**

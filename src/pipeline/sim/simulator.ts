@@ -23,6 +23,12 @@ export interface SimulatorOptions {
  * costs nothing. A module is awake in cycle t+1 when its commit in cycle t asked
  * for it, when one of its channels changed a registered signal or carries a
  * moving beat, or when someone called `wake`.
+ *
+ * Wake times sit in a binary heap ordered by (cycle, module id), so a step costs
+ * a few heap operations for the modules it evaluates, whatever the number of
+ * sleeping modules, and modules of one cycle are evaluated in id order (the
+ * order they were added) unless shuffled. Only channels whose `next*` values
+ * changed, or that carry a moving beat, are committed.
  */
 export class Simulator {
   /** The next cycle to be evaluated; everything before it has happened. */
@@ -31,11 +37,20 @@ export class Simulator {
   readonly channels: AxisChannel[] = [];
   /** Cycles actually evaluated (not skipped), for the benchmark. */
   evaluatedCycles = 0;
+  /** Module evaluations (a module evaluated in a cycle counts one), for the benchmark. */
+  evaluations = 0;
   observer: CycleObserver | null = null;
 
+  /** Per module: the cycle it is due, IDLE when not scheduled. */
   private wakeCycle = new Float64Array(0);
+  /** Min-heap of module ids by (wakeCycle, id); heapPos[id] is its index or -1. */
+  private heap = new Int32Array(0);
+  private heapPos = new Int32Array(0);
+  private heapSize = 0;
   private awake: ClockedModule[] = [];
+  /** Channels to commit at the end of the present cycle (`pendingCommit` set). */
   private touched: AxisChannel[] = [];
+  private touchedCount = 0;
   private rng: number;
   private stepping = false;
   private readonly shuffle: boolean;
@@ -50,16 +65,24 @@ export class Simulator {
     module.id = this.modules.length;
     module.sim = this;
     this.modules.push(module);
-    const grown = new Float64Array(this.modules.length);
-    grown.set(this.wakeCycle);
-    grown[module.id] = this.now;
-    this.wakeCycle = grown;
+    const n = this.modules.length;
+    const wake = new Float64Array(n).fill(IDLE);
+    wake.set(this.wakeCycle);
+    this.wakeCycle = wake;
+    const heap = new Int32Array(n);
+    heap.set(this.heap);
+    this.heap = heap;
+    const pos = new Int32Array(n).fill(-1);
+    pos.set(this.heapPos);
+    this.heapPos = pos;
     for (const ch of module.channels) {
       if (ch.id < 0) {
         ch.id = this.channels.length;
+        ch.sim = this;
         this.channels.push(ch);
       }
     }
+    this.schedule(module.id, this.now);
     module.reset();
     return module;
   }
@@ -68,16 +91,17 @@ export class Simulator {
   wake(module: ClockedModule, cycle: number): void {
     // During a step, the present cycle is being evaluated: the earliest is the next one.
     const earliest = this.stepping ? this.now + 1 : this.now;
-    const at = cycle < earliest ? earliest : cycle;
-    if (at < this.wakeCycle[module.id]!) this.wakeCycle[module.id] = at;
+    this.schedule(module.id, cycle < earliest ? earliest : cycle);
   }
 
   /** The earliest cycle at which some module has work; IDLE when none. */
   nextEventCycle(): number {
-    const w = this.wakeCycle;
-    let min = IDLE;
-    for (let i = 0; i < w.length; i++) if (w[i]! < min) min = w[i]!;
-    return min;
+    return this.heapSize === 0 ? IDLE : this.wakeCycle[this.heap[0]!]!;
+  }
+
+  /** Called by a channel whose `next*` values changed: commit it at the end of this cycle. */
+  touchChannel(ch: AxisChannel): void {
+    this.touched[this.touchedCount++] = ch;
   }
 
   /**
@@ -113,43 +137,111 @@ export class Simulator {
     const modules = this.modules;
     const awake = this.awake;
     let n = 0;
-    for (let i = 0; i < w.length; i++) {
-      if (w[i]! <= t) {
-        w[i] = IDLE;
-        awake[n++] = modules[i]!;
-      }
+    while (this.heapSize > 0 && w[this.heap[0]!]! <= t) {
+      const id = this.popMin();
+      w[id] = IDLE;
+      awake[n++] = modules[id]!;
     }
     if (this.shuffle) this.shuffleFirst(awake, n);
     this.now = t;
     this.stepping = true;
     for (let i = 0; i < n; i++) awake[i]!.evaluate(t);
+    const t1 = t + 1;
     for (let i = 0; i < n; i++) {
       const m = awake[i]!;
       const next = m.commit(t);
-      if (next < w[m.id]!) w[m.id] = next <= t ? t + 1 : next;
+      if (next < IDLE) this.schedule(m.id, next <= t ? t1 : next);
     }
+    // Channels touched in this cycle, and those whose beat moved in it (kept on the
+    // list from the previous commit), latch their next values.
     const touched = this.touched;
-    let c = 0;
-    const t1 = t + 1;
-    for (let i = 0; i < n; i++) {
-      const chs = awake[i]!.channels;
-      for (let j = 0; j < chs.length; j++) {
-        const ch = chs[j]!;
-        if (ch.committedCycle === t) continue;
-        ch.committedCycle = t;
-        touched[c++] = ch;
-        if (ch.commit()) {
-          const p = ch.producer!.id;
-          const q = ch.consumer!.id;
-          if (t1 < w[p]!) w[p] = t1;
-          if (t1 < w[q]!) w[q] = t1;
-        }
+    let c = this.touchedCount;
+    let keep = 0;
+    for (let i = 0; i < c; i++) {
+      const ch = touched[i]!;
+      ch.committedCycle = t;
+      if (ch.commit()) {
+        this.schedule(ch.producer!.id, t1);
+        this.schedule(ch.consumer!.id, t1);
+      }
+      if (ch.valid && ch.ready) {
+        // It moves a beat in t+1: commit it then too, to count the beat.
+        touched[c + keep++] = ch;
+      } else {
+        ch.pendingCommit = false;
       }
     }
     this.evaluatedCycles++;
+    this.evaluations += n;
     this.stepping = false;
     this.now = t1;
     if (this.observer !== null) this.observer.afterCycle(t, awake, n, touched, c);
+    // The kept channels move to the front: they are the start of t+1's list.
+    for (let i = 0; i < keep; i++) touched[i] = touched[c + i]!;
+    this.touchedCount = keep;
+  }
+
+  /** Puts module `id` on the heap at `cycle` unless it is due earlier already. */
+  private schedule(id: number, cycle: number): void {
+    const w = this.wakeCycle;
+    if (cycle >= w[id]!) return;
+    w[id] = cycle;
+    const i = this.heapPos[id]!;
+    this.siftUp(i < 0 ? this.heapSize++ : i, id);
+  }
+
+  private siftUp(i: number, id: number): void {
+    const heap = this.heap;
+    const pos = this.heapPos;
+    const w = this.wakeCycle;
+    const key = w[id]!;
+    while (i > 0) {
+      const parent = (i - 1) >> 1;
+      const p = heap[parent]!;
+      const pk = w[p]!;
+      if (pk < key || (pk === key && p < id)) break;
+      heap[i] = p;
+      pos[p] = i;
+      i = parent;
+    }
+    heap[i] = id;
+    pos[id] = i;
+  }
+
+  private popMin(): number {
+    const heap = this.heap;
+    const pos = this.heapPos;
+    const w = this.wakeCycle;
+    const top = heap[0]!;
+    pos[top] = -1;
+    const size = --this.heapSize;
+    if (size === 0) return top;
+    const id = heap[size]!;
+    const key = w[id]!;
+    let i = 0;
+    for (;;) {
+      let child = 2 * i + 1;
+      if (child >= size) break;
+      let c = heap[child]!;
+      let ck = w[c]!;
+      const r = child + 1;
+      if (r < size) {
+        const rc = heap[r]!;
+        const rk = w[rc]!;
+        if (rk < ck || (rk === ck && rc < c)) {
+          child = r;
+          c = rc;
+          ck = rk;
+        }
+      }
+      if (key < ck || (key === ck && id < c)) break;
+      heap[i] = c;
+      pos[c] = i;
+      i = child;
+    }
+    heap[i] = id;
+    pos[id] = i;
+    return top;
   }
 
   private shuffleFirst(a: ClockedModule[], n: number): void {
