@@ -15,6 +15,7 @@ import { TapPort } from '../dataplane/tap.ts';
 import { FatriotNic } from '../pipeline/nic/fatriot-nic.ts';
 import { ReferenceNic } from '../pipeline/nic/reference-nic.ts';
 import { AxiLiteBus } from '../pipeline/regs/axi-lite-bus.ts';
+import type { Simulator } from '../pipeline/sim/simulator.ts';
 import { FatriotRegisters } from '../pipeline/regs/fatriot-registers.ts';
 import { NicEventHub, defaultPorts, type ControlledNic, type EventSource, type NicFactoryOptions, type PortInfo } from './nic.ts';
 
@@ -39,7 +40,7 @@ const PCAP_FLUSH_MS = 1000;
 
 export class ModelNic implements ControlledNic {
   readonly nic: FatriotNic | ReferenceNic;
-  readonly sim;
+  readonly sim: Simulator;
   readonly bus: AxiLiteBus;
   readonly events: EventSource;
   readonly clockHz: number;
