@@ -1,15 +1,16 @@
 /**
  * What the control plane needs of a NIC, and nothing more: its simulator (for
  * the present cycle), its AXI-Lite bus, its clock, its events and its ports.
- * The daemon builds one through a swappable factory; until the FatriotNic top
- * is wired to it, `--sim` gets a stand-in holding the real table memories on a
- * real bus, so configuration round-trips through the register map for real.
+ * The daemon builds one through a swappable factory: `fatriot daemon` installs
+ * the real NIC (model-nic.ts); the default, a register-map-only stand-in, serves
+ * the control plane's own tests.
  */
 import { coreClockHz, defaultCoreClockVariant } from '../../hw/netfpga-spec/index.ts';
 import { AxiLiteBus } from '../pipeline/regs/axi-lite-bus.ts';
 import { FatriotRegisters } from '../pipeline/regs/fatriot-registers.ts';
 import { fatriotRegisterMap } from '../pipeline/regs/register-map.ts';
 import { Simulator } from '../pipeline/sim/simulator.ts';
+import { RealtimeDriver } from '../dataplane/realtime-driver.ts';
 import type { NicEvent } from '../pipeline/modules/fatriot-tuser.ts';
 
 /** Events a NIC reports to the control plane (forwarded on the "events" multicast group); defined by the datapath. */
@@ -71,30 +72,16 @@ export interface NicFactoryOptions {
 
 export type NicFactory = (options: NicFactoryOptions) => ControlledNic | Promise<ControlledNic>;
 
-/**
- * Advances `sim` with the wall clock: every `periodMs` it runs the model up to
- * the cycle that corresponds to the elapsed time. The one place the daemon maps
- * wall time onto model time; the dataplane's real-time driver replaces it.
- * Returns a function that stops it.
- */
-export function driveWithWallClock(sim: Simulator, clockHz: number, periodMs = 1): () => void {
-  const startNs = process.hrtime.bigint();
-  const startCycle = sim.now;
-  const hz = BigInt(Math.round(clockHz));
-  const timer = setInterval(() => {
-    const elapsedNs = process.hrtime.bigint() - startNs;
-    const target = startCycle + Number((elapsedNs * hz) / 1_000_000_000n);
-    if (target > sim.now) sim.runUntil(target);
-  }, periodMs);
-  return () => clearInterval(timer);
-}
-
 /** Port names of the NetFPGA-SUME NIC, in counter order of the register map. */
 export function defaultPorts(): PortInfo[] {
   return fatriotRegisterMap.counters.ports.map((name) => ({ name, kind: name.startsWith('dma') ? 'dma' : 'mac', up: true }));
 }
 
-/** The stand-in: real register blocks on a real bus, no datapath. */
+/**
+ * The register map alone: real register blocks on a real bus, no datapath, driven
+ * by the real-time driver. The control server's tests use it; `fatriot daemon`
+ * runs the real NIC (model-nic.ts).
+ */
 export class StandInNic implements ControlledNic {
   readonly sim = new Simulator();
   readonly bus: AxiLiteBus;
@@ -102,11 +89,12 @@ export class StandInNic implements ControlledNic {
   readonly events = new NicEventHub();
   readonly clockHz = coreClockHz(defaultCoreClockVariant);
   readonly description: string;
-  private stopDriver: (() => void) | null = null;
+  private readonly driver: RealtimeDriver;
 
   constructor(options: Partial<NicFactoryOptions> = {}) {
     this.bus = this.sim.add(new AxiLiteBus());
     this.regs.attach(this.bus);
+    this.driver = new RealtimeDriver(this.sim, this.clockHz);
     this.description = `stand-in ${options.reference === true ? 'reference' : 'Fatriot'} NIC (register map only, no datapath), ${this.clockHz / 1e6} MHz`;
   }
 
@@ -115,12 +103,11 @@ export class StandInNic implements ControlledNic {
   }
 
   start(): void {
-    if (this.stopDriver === null) this.stopDriver = driveWithWallClock(this.sim, this.clockHz);
+    this.driver.start();
   }
 
   stop(): void {
-    this.stopDriver?.();
-    this.stopDriver = null;
+    this.driver.stop();
   }
 }
 
