@@ -157,6 +157,14 @@ export interface DownReport {
   deletedLinks: string[];
 }
 
+/**
+ * Log of a detached owner (`fatriot testbed up --detach`): beside the instance folder,
+ * not in it, so the owner's own clean-up of a stale state cannot unlink it.
+ */
+export function ownerLogPath(ref: TestbedRef): string {
+  return join(ref.stateDir ?? DEFAULT_STATE_DIR, `${ref.prefix ?? 'f'}.owner.log`);
+}
+
 /** STATE_DIR/PREFIX/ holds state.json and the children's logs; down removes it. */
 function instanceDir(ref: TestbedRef): string {
   return join(ref.stateDir ?? DEFAULT_STATE_DIR, ref.prefix ?? 'f');
