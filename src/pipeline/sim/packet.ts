@@ -28,9 +28,21 @@ export class Packet {
   tag = 0;
   /** Pool bookkeeping: how many holders must release it before it returns to the pool. */
   refs = 0;
+  private view: Uint8Array | null = null;
 
   constructor(capacity: number) {
     this.data = new Uint8Array(capacity);
+  }
+
+  /**
+   * The frame's bytes as a view of exactly `length` bytes, for ports. The view is
+   * cached per buffer and length, so a pooled packet carrying frames of a steady size
+   * allocates nothing per packet.
+   */
+  frame(): Uint8Array {
+    const v = this.view;
+    if (v !== null && v.length === this.length && v.buffer === this.data.buffer) return v;
+    return (this.view = this.data.subarray(0, this.length));
   }
 }
 
