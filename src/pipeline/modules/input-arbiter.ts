@@ -19,6 +19,7 @@ export interface InputArbiterParams {
  * !empty of the current queue in both states.
  */
 export class InputArbiter extends ClockedModule {
+  override readonly wakeOnHandshakeOnly = true;
   readonly fifos: FallthroughSmallFifo[];
   private readonly ins: AxisChannel[];
   private readonly out: AxisChannel;

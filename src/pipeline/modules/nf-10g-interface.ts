@@ -44,6 +44,7 @@ export interface MacCounterIndex {
  * - tuser src = the interface's one-hot bit; frames carry no FCS.
  */
 export class Nf10gRx extends ClockedModule {
+  override readonly wakeOnHandshakeOnly = true;
   private readonly counters: Float64Array;
   private readonly idx: MacCounterIndex;
   private readonly out: AxisChannel;
@@ -152,7 +153,8 @@ export class Nf10gRx extends ClockedModule {
   commit(cycle: number): number {
     let next = this.wire.peekTime();
     if (this.current !== null) {
-      if (!this.out.valid) next = Math.min(next, this.beatReadyCycle - 1);
+      // Not offering the beat yet (what evaluate drove for the next cycle): wake to offer it.
+      if (!this.out.nextValid) next = Math.min(next, this.beatReadyCycle - 1);
     } else if (this.rxq.length > 0) {
       next = Math.min(next, this.rxq.peekTime() - 1);
     }
@@ -175,6 +177,7 @@ export class Nf10gRx extends ClockedModule {
  * its words when the last bit has left. Short frames are padded by the MAC.
  */
 export class Nf10gTx extends ClockedModule {
+  override readonly wakeOnHandshakeOnly = true;
   private readonly counters: Float64Array;
   private readonly idx: MacCounterIndex;
   private readonly in: AxisChannel;
@@ -252,7 +255,7 @@ export class Nf10gTx extends ClockedModule {
   }
 
   private frameOf(p: Packet): Uint8Array {
-    if (p.length >= MIN_FRAME_NO_FCS) return p.data.subarray(0, p.length);
+    if (p.length >= MIN_FRAME_NO_FCS) return p.frame();
     this.padBuffer.fill(0);
     this.padBuffer.set(p.data.subarray(0, p.length), 0);
     return this.padBuffer;

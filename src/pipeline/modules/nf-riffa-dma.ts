@@ -45,6 +45,7 @@ const MAX_HOST_FRAME = netfpgaSpec.ethernet.maxFrameBytesWithFcs.value - netfpga
  * never full (the paper's driver bottleneck is host software, outside the NIC).
  */
 export class NfRiffaDma extends ClockedModule {
+  override readonly wakeOnHandshakeOnly = true;
   readonly ports: (Port | null)[];
   private readonly counters: Float64Array;
   private readonly idx: DmaCounterIndex;
@@ -125,7 +126,7 @@ export class NfRiffaDma extends ClockedModule {
   }
 
   private deliver(p: Packet, cycle: number): void {
-    const frame = p.data.subarray(0, p.length);
+    const frame = p.frame();
     for (let i = 0; i < this.ports.length; i++) {
       if ((p.dstPort & (1 << (2 * i + 1))) === 0) continue;
       const port = this.ports[i];

@@ -31,6 +31,7 @@ export function nicDestination(srcPortOneHot: number): number {
  * unset (and the output queues then store it nowhere).
  */
 export class NicOutputPortLookup extends ClockedModule {
+  override readonly wakeOnHandshakeOnly = true;
   readonly fifo: FallthroughSmallFifo;
   private readonly in: AxisChannel;
   private readonly out: AxisChannel;

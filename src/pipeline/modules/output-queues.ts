@@ -55,6 +55,7 @@ export function outputQueueMask(dstPortOneHot: number): number {
  *   blocking). Its DROP branch is unreachable; the drop counters stay 0.
  */
 export class OutputQueues extends ClockedModule {
+  override readonly wakeOnHandshakeOnly = true;
   readonly data: FallthroughSmallFifo[];
   readonly metadata: FallthroughSmallFifo[];
   /** counters[q * OQ_COUNTERS.length + k] */

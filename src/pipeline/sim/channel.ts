@@ -20,6 +20,9 @@ export class AxisChannel {
   id = -1;
   producer: ClockedModule | null = null;
   consumer: ClockedModule | null = null;
+  /** Copies of the ends' `wakeOnHandshakeOnly`, read once a commit. */
+  producerWakeOnHandshakeOnly = false;
+  consumerWakeOnHandshakeOnly = false;
 
   valid = false;
   ready = false;
@@ -96,19 +99,37 @@ export class AxisChannel {
    * cycle: a registered signal changed, or a beat will move.
    */
   commit(): boolean {
-    if (this.valid && this.ready) {
+    return this.latch() !== 0;
+  }
+
+  /**
+   * Latches next values and says which ends must be evaluated next cycle
+   * (WAKE_PRODUCER | WAKE_CONSUMER): both when a beat will move; otherwise, when a
+   * registered signal changed, each end unless it wakes on handshakes only (a
+   * consumer of that kind still sees a new offer it cannot take yet).
+   */
+  latch(): number {
+    const valid = this.valid;
+    const ready = this.ready;
+    const packet = this.packet;
+    const beat = this.beat;
+    if (valid && ready) {
       this.beatsMoved++;
-      if (this.packet !== null && this.beat === this.packet.beats - 1) this.packetsMoved++;
+      if (packet !== null && beat === packet.beats - 1) this.packetsMoved++;
     }
-    const changed =
-      this.valid !== this.nextValid ||
-      this.ready !== this.nextReady ||
-      this.packet !== this.nextPacket ||
-      this.beat !== this.nextBeat;
     this.valid = this.nextValid;
     this.ready = this.nextReady;
     this.packet = this.nextPacket;
     this.beat = this.nextBeat;
-    return changed || (this.valid && this.ready);
+    if (this.valid && this.ready) return WAKE_PRODUCER | WAKE_CONSUMER;
+    const offerChanged = this.valid !== valid || this.packet !== packet || this.beat !== beat;
+    if (!offerChanged && this.ready === ready) return 0;
+    let wake = 0;
+    if (!this.producerWakeOnHandshakeOnly) wake |= WAKE_PRODUCER;
+    if (!this.consumerWakeOnHandshakeOnly || (this.valid && offerChanged)) wake |= WAKE_CONSUMER;
+    return wake;
   }
 }
+
+export const WAKE_PRODUCER = 1;
+export const WAKE_CONSUMER = 2;

@@ -28,6 +28,16 @@ export abstract class ClockedModule {
   id = -1;
   sim: Simulator | null = null;
   readonly channels: AxisChannel[] = [];
+  /**
+   * True for a module that reacts to its channels only through handshakes and offers,
+   * as an AXI4-Stream core does: it reads tready of an output only while it offers a
+   * beat there, and tvalid of an input only to take or to see an offered beat. Channel
+   * activity then wakes it only when a beat moves on one of its channels, or when an
+   * input offers a new beat while its tready is low; not for its own signal changes,
+   * for tready of an output it offers nothing on, or for tvalid falling on an input.
+   * Set it (as a field initializer, before declaring channels) where that holds.
+   */
+  readonly wakeOnHandshakeOnly: boolean = false;
 
   constructor(name: string) {
     this.name = name;
@@ -37,6 +47,7 @@ export abstract class ClockedModule {
   protected input(ch: AxisChannel): AxisChannel {
     if (ch.consumer !== null) throw new Error(`${ch.name} already has consumer ${ch.consumer.name}`);
     ch.consumer = this;
+    ch.consumerWakeOnHandshakeOnly = this.wakeOnHandshakeOnly;
     this.channels.push(ch);
     return ch;
   }
@@ -45,6 +56,7 @@ export abstract class ClockedModule {
   protected output(ch: AxisChannel): AxisChannel {
     if (ch.producer !== null) throw new Error(`${ch.name} already has producer ${ch.producer.name}`);
     ch.producer = this;
+    ch.producerWakeOnHandshakeOnly = this.wakeOnHandshakeOnly;
     this.channels.push(ch);
     return ch;
   }

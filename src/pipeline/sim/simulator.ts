@@ -1,4 +1,4 @@
-import type { AxisChannel } from './channel.ts';
+import { WAKE_CONSUMER, WAKE_PRODUCER, type AxisChannel } from './channel.ts';
 import { IDLE, type ClockedModule } from './module.ts';
 
 /** Receives what the simulator did in a cycle; used by the VCD writer. */
@@ -160,10 +160,9 @@ export class Simulator {
     for (let i = 0; i < c; i++) {
       const ch = touched[i]!;
       ch.committedCycle = t;
-      if (ch.commit()) {
-        this.schedule(ch.producer!.id, t1);
-        this.schedule(ch.consumer!.id, t1);
-      }
+      const wake = ch.latch();
+      if (wake & WAKE_PRODUCER) this.schedule(ch.producer!.id, t1);
+      if (wake & WAKE_CONSUMER) this.schedule(ch.consumer!.id, t1);
       if (ch.valid && ch.ready) {
         // It moves a beat in t+1: commit it then too, to count the beat.
         touched[c + keep++] = ch;
