@@ -1,8 +1,13 @@
 /**
  * TAP path benchmark (SPEC 8 "tap"): in one run, a plain veth pair between two
  * namespaces (the kernel-only baseline) against two TAPs whose kernel ends sit in the
- * same two namespaces, joined by a userland forwarder in this process (a wire by
- * default; the NIC model plugs in as another forwarder).
+ * same two namespaces, joined in this process by the real NIC model: a FatriotNic with
+ * the TAP of namespace A on its wire port nf0 and the TAP of namespace B on its host
+ * port dma0, run by the real-time driver, as `fatriot daemon --tap` runs it. A NIC
+ * passes frames between wire and host, so the path is
+ *   ns A - TAP - [nf0  Fatriot NIC  dma0] - TAP - ns B.
+ * Other forwarders plug in (`wireForwarder`: a plain userland copy, the cost of the TAPs
+ * alone; `compareWire` measures it in the same run too).
  *
  * Rates: an iperf3 UDP client with no rate limit (-b 0) in namespace A sends for
  * `durationS` to an iperf3 server in B; the rate is the frames that reached B's
@@ -14,15 +19,19 @@
  *
  * Root only. Bounded: about 15 s with the defaults. Tears everything down, also on error.
  *
- * usage: node --import tsx tools/bench/tap.ts [--backend addon|koffi] [--duration-s 2]
+ * usage: node --import tsx tools/bench/tap.ts [--backend addon|koffi] [--duration-s 2] [--compare-wire]
  */
 import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import type { Port } from '../../src/dataplane/port.ts';
+import { RealtimeDriver } from '../../src/dataplane/realtime-driver.ts';
 import type { TapBackendKind } from '../../src/dataplane/tap-backend.ts';
 import { moveTapToNetns } from '../../src/dataplane/tap-netns.ts';
 import { TapPort } from '../../src/dataplane/tap.ts';
+import { FatriotNic } from '../../src/pipeline/nic/fatriot-nic.ts';
+import { ReferenceNic } from '../../src/pipeline/nic/reference-nic.ts';
+import { fatriotRegisterMap } from '../../src/pipeline/regs/register-map.ts';
 
 /**
  * Joins two ports: gets the frames each receives and emits frames on either. Returns
@@ -35,9 +44,58 @@ export const wireForwarder: TapForwarder = (a, b) => {
   b.attach((frame, cycle) => a.transmit(frame, cycle));
 };
 
+export interface NicForwarderStats {
+  /** The NIC's counters by register-map name (Fatriot NIC only), read at clean-up. */
+  counters?: Record<string, number>;
+  /** Largest lag of model time behind the wall clock, µs. */
+  maxLagUs: number;
+}
+
+/**
+ * The NIC model as a forwarder: `a` is its wire port nf0, `b` its host port dma0. Frames
+ * from either TAP are stamped with the driver's present cycle and run at once (as
+ * src/control/model-nic.ts does for the daemon). `stats` is filled at clean-up.
+ */
+export function nicForwarder(kind: 'fatriot' | 'reference' = 'fatriot', stats?: NicForwarderStats): TapForwarder {
+  return (a, b) => {
+    const nic = kind === 'fatriot' ? new FatriotNic() : new ReferenceNic();
+    const driver = new RealtimeDriver(nic.sim, nic.coreHz);
+    const stamped = (port: Port): Port => ({
+      name: port.name,
+      attach: (receiver) =>
+        port.attach((frame) => {
+          receiver(frame, driver.nowCycle());
+          driver.kick();
+        }),
+      receive: (frame, cycle) => port.receive(frame, cycle),
+      transmit: (frame, cycle) => port.transmit(frame, cycle),
+      close: () => port.close(),
+    });
+    nic.attach({ nf: [stamped(a)], dma: [stamped(b)] });
+    driver.start();
+    return () => {
+      if (stats !== undefined) {
+        stats.maxLagUs = driver.lag().maxLagUs;
+        if (nic instanceof FatriotNic) {
+          const values = nic.regs.counters.values;
+          stats.counters = Object.fromEntries(
+            fatriotRegisterMap.counters.named.filter((c) => values[c.index]! > 0).map((c) => [c.name, values[c.index]!]),
+          );
+        }
+      }
+      driver.stop();
+    };
+  };
+}
+
 export interface BenchTapOptions {
   backend?: TapBackendKind | 'auto';
+  /** What joins the two TAPs; default the Fatriot NIC model (nicForwarder). */
   forwarder?: TapForwarder;
+  /** Name of the forwarder in the result; default "fatriot-nic" (or "custom" with a forwarder). */
+  forwarderName?: string;
+  /** Also measure the TAPs joined by a plain copy (wireForwarder) in the same run: wire_* keys. */
+  compareWire?: boolean;
   /** Seconds each rate measurement sends. Default 2. */
   durationS?: number;
   /** Pings per RTT measurement. Default 200 (2 s at 10 ms). */
@@ -57,6 +115,15 @@ export interface TapBenchResult {
   cpu_ns_per_frame_64B: number;
   /** What the sender offered on the TAP path at 64 bytes, frames/s (context for pps_64B). */
   offered_pps_64B: number;
+  /** What joined the TAPs for the TAP figures: "fatriot-nic" (the NIC model), "wire", or a caller's name. */
+  forwarder: string;
+  /** Largest lag of model time behind the wall clock during the run, µs (NIC forwarders). */
+  model_max_lag_us?: number;
+  /** The NIC's non-zero counters at the end (Fatriot NIC): where frames went, drops by reason. */
+  nic_counters?: Record<string, number>;
+  /** compareWire: the same TAPs joined by a plain userland copy. */
+  wire_pps_64B?: number;
+  wire_rtt_us_p50?: number;
 }
 
 const FRAME_OVERHEAD_BYTES = 14 + 20 + 8; // Ethernet + IPv4 + UDP headers, no FCS in a TAP
@@ -135,7 +202,9 @@ async function pingRttsUs(netns: string, address: string, count: number): Promis
 export async function benchTap(options: BenchTapOptions = {}): Promise<TapBenchResult> {
   const durationS = options.durationS ?? 2;
   const pingCount = options.pingCount ?? 200;
-  const forwarder = options.forwarder ?? wireForwarder;
+  const nicStats: NicForwarderStats = { maxLagUs: 0 };
+  const forwarder = options.forwarder ?? nicForwarder('fatriot', nicStats);
+  const forwarderName = options.forwarderName ?? (options.forwarder === undefined ? 'fatriot-nic' : 'custom');
   const id = (process.pid % 36 ** 3).toString(36);
   const nsA = `bt${id}a`;
   const nsB = `bt${id}b`;
@@ -179,6 +248,15 @@ export async function benchTap(options: BenchTapOptions = {}): Promise<TapBenchR
     const tap1400 = await blast(nsA, nsB, tapB, '10.77.101.2', 1400 - FRAME_OVERHEAD_BYTES, durationS, children);
     const vethRtt = await pingRttsUs(nsA, '10.77.100.2', pingCount);
     const tapRtt = await pingRttsUs(nsA, '10.77.101.2', pingCount);
+    cleanup?.();
+    cleanup = undefined;
+    let wire: { pps: number; rttP50: number } | null = null;
+    if (options.compareWire === true) {
+      wireForwarder(a, b);
+      const wire64 = await blast(nsA, nsB, tapB, '10.77.101.2', 60 - FRAME_OVERHEAD_BYTES, durationS, children);
+      const wireRtt = await pingRttsUs(nsA, '10.77.101.2', pingCount);
+      wire = { pps: Math.round(wire64.deliveredPps), rttP50: Number(percentile(wireRtt, 50).toFixed(1)) };
+    }
 
     return {
       pps_64B: Math.round(tap64.deliveredPps),
@@ -190,6 +268,9 @@ export async function benchTap(options: BenchTapOptions = {}): Promise<TapBenchR
       backend: a.backendKind,
       cpu_ns_per_frame_64B: frames > 0 ? Math.round(((cpu.user + cpu.system) * 1000) / frames) : Number.NaN,
       offered_pps_64B: Math.round(tap64.offeredPps),
+      forwarder: forwarderName,
+      ...(options.forwarder === undefined ? { model_max_lag_us: Math.round(nicStats.maxLagUs), nic_counters: nicStats.counters ?? {} } : {}),
+      ...(wire === null ? {} : { wire_pps_64B: wire.pps, wire_rtt_us_p50: wire.rttP50 }),
     };
   } finally {
     for (const child of children) if (child.exitCode === null) child.kill('SIGKILL');
@@ -207,9 +288,13 @@ export async function benchTap(options: BenchTapOptions = {}): Promise<TapBenchR
 
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
   const { values } = parseArgs({
-    options: { backend: { type: 'string', default: 'auto' }, 'duration-s': { type: 'string', default: '2' } },
+    options: {
+      backend: { type: 'string', default: 'auto' },
+      'duration-s': { type: 'string', default: '2' },
+      'compare-wire': { type: 'boolean', default: false },
+    },
   });
-  benchTap({ backend: values.backend as TapBackendKind | 'auto', durationS: Number(values['duration-s']) })
+  benchTap({ backend: values.backend as TapBackendKind | 'auto', durationS: Number(values['duration-s']), compareWire: values['compare-wire'] })
     .then((result) => console.log(JSON.stringify(result)))
     .catch((error: Error) => {
       console.error(error.message);
