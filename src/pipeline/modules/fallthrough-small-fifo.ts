@@ -29,6 +29,9 @@ export class FallthroughSmallFifo {
   /** Cycle of the last edge applied; the state shown is that of cycle lastClock + 1. */
   lastClock = -1;
   private readonly beats: BeatFifo | null;
+  /** nextChangeCycle's answer, valid until the next edge (a settling FIFO always moves at its next sync). */
+  private changeCycle = Number.POSITIVE_INFINITY;
+  private changeCycleValid = false;
 
   constructor(name: string, maxDepthBits: number, progFullThreshold = 2 ** maxDepthBits - 1, store = true) {
     this.name = name;
@@ -97,6 +100,8 @@ export class FallthroughSmallFifo {
    */
   nextChangeCycle(): number {
     if (!this.settling()) return Number.POSITIVE_INFINITY;
+    // Owners ask after every evaluation; the answer holds until the next edge.
+    if (this.changeCycleValid) return this.changeCycle;
     const e0 = this.doutValid;
     const n0 = this.nearlyFull();
     const p0 = this.progFull();
@@ -118,6 +123,8 @@ export class FallthroughSmallFifo {
     this.middleValid = m;
     this.doutValid = d;
     this.depth = depth;
+    this.changeCycle = found;
+    this.changeCycleValid = true;
     return found;
   }
 
@@ -131,6 +138,7 @@ export class FallthroughSmallFifo {
   }
 
   private edge(wrEn: boolean, packet: Packet | null, beat: number, rdEn: boolean, dryRun = false): Packet | null {
+    if (!dryRun) this.changeCycleValid = false;
     const f = this.fifoValid;
     const m = this.middleValid;
     const d = this.doutValid;

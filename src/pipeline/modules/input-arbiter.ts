@@ -31,6 +31,10 @@ export class InputArbiter extends ClockedModule {
   private lastCycle = -1;
   /** IDLE on an empty queue: the pointer moves one queue a cycle by itself. */
   private walking = true;
+  /** FIFOs whose registers still move by themselves (bit i for input i). */
+  private settlingMask = 0;
+  /** FIFOs with a word on dout. */
+  private nonEmptyMask = 0;
 
   constructor(name: string, inputs: AxisChannel[], output: AxisChannel, params: InputArbiterParams) {
     super(name);
@@ -54,7 +58,11 @@ export class InputArbiter extends ClockedModule {
       this.curQueue = (this.curQueue + (cycle - this.lastCycle - 1)) % n;
     }
     this.lastCycle = cycle;
-    for (let i = 0; i < n; i++) if (fifos[i]!.lastClock < cycle - 1) fifos[i]!.sync(cycle - 1);
+    // Only settling FIFOs change by themselves; the others already show cycle - 1.
+    for (let m = this.settlingMask; m !== 0; m &= m - 1) {
+      const fifo = fifos[31 - Math.clz32(m & -m)]!;
+      if (fifo.lastClock < cycle - 1) fifo.sync(cycle - 1);
+    }
     const cur = this.curQueue;
     const tready = out.ready;
     const curFifo = fifos[cur]!;
@@ -78,12 +86,19 @@ export class InputArbiter extends ClockedModule {
       }
     }
     if (rdCur && curFifo.doutBeat() === curFifo.doutPacket().beats - 1) this.pktOut++;
-    for (let i = 0; i < n; i++) {
-      const ch = this.ins[i]!;
+    // A FIFO with no write, no read, no offer on its input and settled registers
+    // would compute exactly what it holds.
+    let touch = this.settlingMask | (rdCur ? 1 << cur : 0);
+    const ins = this.ins;
+    for (let i = 0; i < n; i++) if (ins[i]!.valid) touch |= 1 << i;
+    let settling = 0;
+    let nonEmpty = this.nonEmptyMask;
+    for (let m = touch; m !== 0; m &= m - 1) {
+      const i = 31 - Math.clz32(m & -m);
+      const ch = ins[i]!;
       const fifo = fifos[i]!;
       const wr = ch.valid && ch.ready;
       const rd = rdCur && i === cur;
-      if (!wr && !rd && !ch.valid && !fifo.settling()) continue;
       if (wr || rd) {
         if (wr && ch.beat === ch.packet!.beats - 1) this.pktIn++;
         fifo.clockAt(cycle, wr, ch.packet, ch.beat, rd);
@@ -91,7 +106,11 @@ export class InputArbiter extends ClockedModule {
         fifo.sync(cycle);
       }
       ch.setReady(!fifo.nearlyFull());
+      if (fifo.settling()) settling |= 1 << i;
+      nonEmpty = fifo.empty() ? nonEmpty & ~(1 << i) : nonEmpty | (1 << i);
     }
+    this.settlingMask = settling;
+    this.nonEmptyMask = nonEmpty;
     this.state = nextState;
     this.curQueue = nextCur;
     const head = fifos[nextCur]!;
@@ -104,14 +123,14 @@ export class InputArbiter extends ClockedModule {
     const fifos = this.fifos;
     const n = fifos.length;
     let wake = IDLE;
-    for (let i = 0; i < n; i++) {
-      const c = fifos[i]!.nextChangeCycle() - 1;
+    for (let m = this.settlingMask; m !== 0; m &= m - 1) {
+      const c = fifos[31 - Math.clz32(m & -m)]!.nextChangeCycle() - 1;
       if (c < wake) wake = c;
     }
     if (this.walking) {
       // The pointer reaches queue i (cycle+1 is where it stands now) after (i - cur) mod n cycles.
-      for (let i = 0; i < n; i++) {
-        if (fifos[i]!.empty()) continue;
+      for (let m = this.nonEmptyMask; m !== 0; m &= m - 1) {
+        const i = 31 - Math.clz32(m & -m);
         const c = cycle + ((i - this.curQueue + n) % n);
         if (c < wake) wake = c;
       }

@@ -73,6 +73,10 @@ export class OutputQueues extends ClockedModule {
   private readonly pool: PacketPool;
   /** tail_drop: the next beat written in WR_PKT is a header (its tuser goes to the metadata FIFOs). */
   private headerPending = false;
+  /** Queues whose FIFOs or flags may change, or that offer a beat (bit q for queue q). */
+  private busyMask = 0;
+  /** Queues whose registered nearly_full (data or metadata) is set. */
+  private flagMask = 0;
 
   constructor(name: string, input: AxisChannel, outputs: AxisChannel[], pool: PacketPool, params: OutputQueuesParams) {
     super(name);
@@ -96,9 +100,14 @@ export class OutputQueues extends ClockedModule {
 
   evaluate(cycle: number): void {
     const n = this.outs.length;
-    for (let q = 0; q < n; q++) {
-      if (this.data[q]!.lastClock < cycle - 1) this.data[q]!.sync(cycle - 1);
-      if (this.metadata[q]!.lastClock < cycle - 1) this.metadata[q]!.sync(cycle - 1);
+    const data = this.data;
+    const metadata = this.metadata;
+    // Queues not in busyMask hold settled registers and flags and offer nothing, so
+    // replaying their idle edges would change nothing.
+    for (let m = this.busyMask; m !== 0; m &= m - 1) {
+      const q = 31 - Math.clz32(m & -m);
+      if (data[q]!.lastClock < cycle - 1) data[q]!.sync(cycle - 1);
+      if (metadata[q]!.lastClock < cycle - 1) metadata[q]!.sync(cycle - 1);
     }
     const inCh = this.in;
     const inFire = inCh.valid && inCh.ready;
@@ -116,19 +125,16 @@ export class OutputQueues extends ClockedModule {
       // release decides on the beat it takes.
       const decide = this.tailDrop ? inCh.valid : inFire;
       if (decide) {
-        let blocked = 0;
-        for (let q = 0; q < n; q++) if (this.nearlyFull[q]! | this.metadataNearlyFull[q]!) blocked |= 1 << q;
-        const drop = (blocked & oq) !== 0;
+        const drop = (this.flagMask & oq) !== 0;
         if (drop && this.dropCounter !== null) this.dropCounter.counters[this.dropCounter.index]!++;
         nextState = drop ? STATE_DROP : STATE_WR_PKT;
         const base = drop ? OQ_PKT_DROPPED : OQ_PKT_STORED;
         let copies = 0;
-        for (let q = 0; q < n; q++) {
-          if (oq & (1 << q)) {
-            counters[q * K + base]!++;
-            counters[q * K + base + 1]! += p!.length;
-            copies++;
-          }
+        for (let m = oq; m !== 0; m &= m - 1) {
+          const q = 31 - Math.clz32(m & -m);
+          counters[q * K + base]!++;
+          counters[q * K + base + 1]! += p!.length;
+          copies++;
         }
         // Each queue that stores the packet releases it once when it leaves; a packet
         // stored nowhere is released here when its last beat has passed.
@@ -157,19 +163,14 @@ export class OutputQueues extends ClockedModule {
       }
       if (last) nextState = STATE_IDLE;
     }
-    let anyNearlyFull = false;
-    const bothWr = wrMask | metaWrMask;
-    for (let q = 0; q < n; q++) {
+    let busy = 0;
+    let flags = this.flagMask;
+    for (let m = this.busyMask | wrMask | metaWrMask; m !== 0; m &= m - 1) {
+      const q = 31 - Math.clz32(m & -m);
+      const bit = 1 << q;
       const out = this.outs[q]!;
-      const data = this.data[q]!;
-      const meta = this.metadata[q]!;
-      // A queue with nothing offered, nothing written, settled registers and settled
-      // flags would compute exactly what it holds: skip it.
-      if (!out.valid && (bothWr & (1 << q)) === 0 && !data.settling() && !meta.settling() &&
-          (this.nearlyFull[q] !== 0) === data.progFull() && (this.metadataNearlyFull[q] !== 0) === meta.nearlyFull()) {
-        if (this.nearlyFull[q] || this.metadataNearlyFull[q]) anyNearlyFull = true;
-        continue;
-      }
+      const dataFifo = data[q]!;
+      const meta = metadata[q]!;
       const rd = out.valid && out.ready;
       let metaRd = false;
       if (rd) {
@@ -184,31 +185,43 @@ export class OutputQueues extends ClockedModule {
         }
       }
       // nearly_full <= prog_full is sampled before this edge's update.
-      this.nearlyFull[q] = data.progFull() ? 1 : 0;
-      this.metadataNearlyFull[q] = meta.nearlyFull() ? 1 : 0;
-      const wr = (wrMask & (1 << q)) !== 0;
-      if (wr || rd) data.clockAt(cycle, wr, p, inCh.beat, rd);
-      else data.sync(cycle);
-      const mwr = (metaWrMask & (1 << q)) !== 0;
+      const nearlyFull = dataFifo.progFull();
+      const metaNearlyFull = meta.nearlyFull();
+      this.nearlyFull[q] = nearlyFull ? 1 : 0;
+      this.metadataNearlyFull[q] = metaNearlyFull ? 1 : 0;
+      flags = nearlyFull || metaNearlyFull ? flags | bit : flags & ~bit;
+      const wr = (wrMask & bit) !== 0;
+      if (wr || rd) dataFifo.clockAt(cycle, wr, p, inCh.beat, rd);
+      else dataFifo.sync(cycle);
+      const mwr = (metaWrMask & bit) !== 0;
       if (mwr || metaRd) meta.clockAt(cycle, mwr, null, 0, metaRd);
       else meta.sync(cycle);
-      if (this.nearlyFull[q] || this.metadataNearlyFull[q]) anyNearlyFull = true;
-      if (data.empty()) out.release();
-      else out.drive(data.doutPacket(), data.doutBeat());
+      if (dataFifo.empty()) out.release();
+      else out.drive(dataFifo.doutPacket(), dataFifo.doutBeat());
+      // A queue that offers nothing next cycle, with settled registers and flags that
+      // already show its FIFOs, would compute exactly what it holds: leave it out.
+      if (!dataFifo.empty() || dataFifo.settling() || meta.settling() || nearlyFull !== dataFifo.progFull() || metaNearlyFull !== meta.nearlyFull()) {
+        busy |= bit;
+      }
     }
+    this.busyMask = busy;
+    this.flagMask = flags;
     this.state = nextState;
     this.curQueue = nextCur;
     if (this.tailDrop) inCh.setReady(nextState !== STATE_IDLE);
-    else inCh.setReady(!anyNearlyFull || nextState === STATE_DROP);
+    else inCh.setReady(flags === 0 || nextState === STATE_DROP);
   }
 
   commit(cycle: number): number {
     let wake = IDLE;
-    for (let q = 0; q < this.data.length; q++) {
+    for (let m = this.busyMask; m !== 0; m &= m - 1) {
+      const q = 31 - Math.clz32(m & -m);
+      const dataFifo = this.data[q]!;
+      const meta = this.metadata[q]!;
       // The registered nearly_full flags lag their FIFOs by one edge.
-      if ((this.nearlyFull[q] !== 0) !== this.data[q]!.progFull()) return cycle + 1;
-      if ((this.metadataNearlyFull[q] !== 0) !== this.metadata[q]!.nearlyFull()) return cycle + 1;
-      const c = Math.min(this.data[q]!.nextChangeCycle(), this.metadata[q]!.nextChangeCycle()) - 1;
+      if ((this.nearlyFull[q] !== 0) !== dataFifo.progFull()) return cycle + 1;
+      if ((this.metadataNearlyFull[q] !== 0) !== meta.nearlyFull()) return cycle + 1;
+      const c = Math.min(dataFifo.nextChangeCycle(), meta.nextChangeCycle()) - 1;
       if (c < wake) wake = c;
     }
     return wake;
