@@ -96,7 +96,7 @@ export interface BenchTapOptions {
   forwarderName?: string;
   /** Also measure the TAPs joined by a plain copy (wireForwarder) in the same run: wire_* keys. */
   compareWire?: boolean;
-  /** Seconds each rate measurement sends. Default 2. */
+  /** Whole seconds each rate measurement sends (iperf3 -t takes whole seconds; 0 would mean forever). Default 2. */
   durationS?: number;
   /** Pings per RTT measurement. Default 200 (2 s at 10 ms). */
   pingCount?: number;
@@ -201,6 +201,7 @@ async function pingRttsUs(netns: string, address: string, count: number): Promis
 
 export async function benchTap(options: BenchTapOptions = {}): Promise<TapBenchResult> {
   const durationS = options.durationS ?? 2;
+  if (!Number.isInteger(durationS) || durationS < 1) throw new RangeError(`durationS must be a whole number of seconds >= 1, got ${durationS}`);
   const pingCount = options.pingCount ?? 200;
   const nicStats: NicForwarderStats = { maxLagUs: 0 };
   const forwarder = options.forwarder ?? nicForwarder('fatriot', nicStats);
