@@ -113,7 +113,7 @@ export class ModelNic implements ControlledNic {
    * the real-time driver sleeps (up to its maxSleepMs, 50 ms) is queued at a model
    * time that trails the wall clock and applied only at the next wake-up: a new
    * heartbeat entry then sends its first heartbeat "in the past" and learns an RTT up
-   * to 50 ms too long (found on the netns testbed; tools/testbed/README.md).
+   * to 50 ms too long (found on the netns testbed).
    */
   private presentTimeBus(bus: AxiLiteBus): AxiLiteBus {
     const sim = this.sim;

@@ -241,6 +241,12 @@ async function summarise(dir: string, name: string, w: TapRunResult, wo: TapRunR
       return [pkt, (r.sendUs - t0) / 1e3, r.rttUs, o?.rttUs ?? null, r.lost ? 0 : 1, o === undefined || o.lost ? 0 : 1, failsafeActiveAt(w.failsafe, SERVICE_ID, r.sendUs) ? 1 : 0, pkt >= p.crashPkt ? 1 : 0];
     }),
   );
+  const hbCsvPath = join(dir, `${name}-heartbeats.csv`);
+  writeCsv(
+    hbCsvPath,
+    ['time_ms', 'svc', 'rtt_us', 'rtt_avg_us', 'ratio', 'timed_out'],
+    w.heartbeats.map((h) => [(h.timeUs - t0) / 1e3, h.svcId, h.timedOut ? null : h.rttNs / 1e3, h.rttAvgNs / 1e3, h.ratio, h.timedOut ? 1 : 0]),
+  );
   const eventsCsvPath = join(dir, `${name}-failsafe.csv`);
   writeCsv(
     eventsCsvPath,
@@ -283,7 +289,7 @@ async function summarise(dir: string, name: string, w: TapRunResult, wo: TapRunR
       },
     ]),
   );
-  summary.files = [join(dir, 'summary.json'), csvPath, eventsCsvPath, svgPath, ...w.files, ...wo.files];
+  summary.files = [join(dir, 'summary.json'), csvPath, hbCsvPath, eventsCsvPath, svgPath, ...w.files, ...wo.files];
   writeSummary(dir, summary);
   return summary;
 }
