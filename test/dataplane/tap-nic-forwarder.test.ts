@@ -5,27 +5,16 @@
  * NIC's counters count every frame, and the bench returns its SPEC 8 keys measured
  * in one run next to the veth pair.
  */
-import { execFile } from 'node:child_process';
 import { afterEach, describe, expect, it } from 'vitest';
 import { moveTapToNetns } from '../../src/dataplane/tap-netns.ts';
 import { TapPort } from '../../src/dataplane/tap.ts';
 import { benchTap, nicForwarder, type NicForwarderStats } from '../../tools/bench/tap.ts';
-import { addNetns, delNetns, linkNames, listNetns, netnsSkipReason, uniquePrefix } from '../helpers/netns.ts';
+import { addNetns, delNetns, linkNames, listNetns, netnsSkipReason, pingAsync, uniquePrefix } from '../helpers/netns.ts';
 
 const skipReason = netnsSkipReason(['ping']);
 if (skipReason !== null) console.warn(`skipping TAP NIC forwarder tests: ${skipReason}`);
 const benchSkipReason = skipReason ?? netnsSkipReason(['iperf3']);
 if (skipReason === null && benchSkipReason !== null) console.warn(`skipping the TAP bench test: ${benchSkipReason}`);
-
-/** `ping` that leaves the event loop free: the NIC runs in this process. Resolves with the replies received. */
-function pingAsync(netns: string, address: string, count: number): Promise<number> {
-  return new Promise((resolve) => {
-    execFile('ip', ['netns', 'exec', netns, 'ping', '-n', '-c', String(count), '-i', '0.05', '-w', '5', address], (_error, stdout) => {
-      const m = /(\d+) received/.exec(stdout);
-      resolve(m === null ? 0 : Number(m[1]));
-    });
-  });
-}
 
 describe.skipIf(skipReason !== null)('the Fatriot NIC model between two TAPs', () => {
   const prefix = uniquePrefix('tf');
@@ -56,7 +45,9 @@ describe.skipIf(skipReason !== null)('the Fatriot NIC model between two TAPs', (
     const stats: NicForwarderStats = { maxLagUs: 0 };
     cleanup = nicForwarder('fatriot', stats)(a, b);
 
-    expect(await pingAsync(nsA, '10.77.102.2', 5)).toBe(5);
+    const result = await pingAsync(nsA, '10.77.102.2', { count: 5, deadlineS: 5 });
+    expect(result.received).toBe(5);
+    expect(result.rttUs).toHaveLength(5);
     const fromA = a.rxFrames;
     const fromB = b.rxFrames;
     cleanup?.();

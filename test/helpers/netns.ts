@@ -3,7 +3,7 @@
  * name prefixes (so parallel test files never collide), ping and link counters.
  * Packets only ever go to addresses inside namespaces the test created.
  */
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFile, execFileSync, spawnSync } from 'node:child_process';
 import { tapUnavailableReason } from '../../src/dataplane/tap-netns.ts';
 
 /** Null when root, /dev/net/tun and iproute2 are there; else why TAP tests skip. */
@@ -75,6 +75,31 @@ export function ping(
     received: summary ? Number(summary[2]) : 0,
     rttUs,
   };
+}
+
+/**
+ * `ping` without blocking the event loop, for tests whose NIC model runs in the test's
+ * own process (the synchronous `ping` would stall it). Never rejects on loss.
+ */
+export function pingAsync(
+  netns: string,
+  address: string,
+  options: { count?: number; intervalS?: number; deadlineS?: number } = {},
+): Promise<PingResult> {
+  const count = options.count ?? 3;
+  const intervalS = options.intervalS ?? 0.05;
+  const args = ['netns', 'exec', netns, 'ping', '-n', '-c', String(count), '-i', String(intervalS)];
+  args.push('-w', String(options.deadlineS ?? Math.ceil(count * intervalS + 2)), address);
+  return new Promise((resolve) => {
+    execFile('ip', args, { encoding: 'utf8' }, (_error, stdout) => {
+      const summary = /(\d+) packets transmitted, (\d+) received/.exec(stdout);
+      resolve({
+        transmitted: summary ? Number(summary[1]) : 0,
+        received: summary ? Number(summary[2]) : 0,
+        rttUs: [...stdout.matchAll(/time=([\d.]+) ms/g)].map((m) => Number(m[1]) * 1000),
+      });
+    });
+  });
 }
 
 /** Kernel counters of an interface (`ip -s -j link`). */

@@ -14,6 +14,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { runCrashTap } from '../../tools/experiments/tap/crash.ts';
 import { runDelayTap } from '../../tools/experiments/tap/delay.ts';
 import { heartbeatStartUs, learningLeadUs } from '../../tools/experiments/tap/run.ts';
+import { testbedDown } from '../../tools/testbed/testbed.ts';
 import { linkNames, listNetns, netnsSkipReason, uniquePrefix } from '../helpers/netns.ts';
 
 const skipReason = netnsSkipReason(['ping', 'tc']);
@@ -40,7 +41,9 @@ describe.skipIf(skipReason !== null)('experiments on the TAP testbed (real NIC p
   const prefixes: string[] = [];
   const quiet = (): void => undefined;
 
-  afterAll(() => {
+  afterAll(async () => {
+    // A run cut short (a timeout) may still hold its testbed: remove it before its state.
+    for (const prefix of prefixes) await testbedDown({ prefix, stateDir });
     rmSync(stateDir, { recursive: true, force: true });
     rmSync(outRoot, { recursive: true, force: true });
     for (const prefix of prefixes) {
@@ -81,7 +84,7 @@ describe.skipIf(skipReason !== null)('experiments on the TAP testbed (real NIC p
     for (const f of ['fatriot-main-nf0.pcap', 'fatriot-main-dma0.pcap', 'reference-main-nf0.pcap', 'delay-tap-100ms.svg']) {
       expect(existsSync(join(outDir, f)), f).toBe(true);
     }
-  });
+  }, 120_000);
 
   it('crash (Fig. 11 shape): detection within the bound, every request after it delivered by the backup, none without Fatriot', async () => {
     const prefix = uniquePrefix('txc');
@@ -101,5 +104,5 @@ describe.skipIf(skipReason !== null)('experiments on the TAP testbed (real NIC p
     for (const f of ['summary.json', 'crash-tap-100ms.csv', 'crash-tap-100ms.svg', 'fatriot-main-nf0.pcap', 'reference-main-nf0.pcap']) {
       expect(existsSync(join(outDir, f)), f).toBe(true);
     }
-  });
+  }, 120_000);
 });

@@ -104,7 +104,7 @@ describe.skipIf(skipReason !== null)('fatriot testbed (CLI)', () => {
     await until('every process of the testbed to exit', 5000, () => pids.every((pid) => !alive(pid)));
     expect(testbedStatus({ prefix, stateDir }).exists).toBe(false);
     expect((await fatriot(['testbed', 'status', ...common])).stdout.trim()).toBe(`testbed ${prefix}: down`);
-  });
+  }, 120_000);
 
   it('a foreground up stays until down from another process, then exits 0 having removed everything', async () => {
     const prefix = uniquePrefix('tcf');
@@ -125,7 +125,7 @@ describe.skipIf(skipReason !== null)('fatriot testbed (CLI)', () => {
     expect(await exitOf(owner)).toEqual({ code: 0, signal: null });
     expect(leftovers(prefix)).toEqual({ netns: [], links: [] });
     expect(nicPids.every((pid) => !alive(pid))).toBe(true);
-  });
+  }, 120_000);
 
   it('Ctrl-C on a foreground up tears down; a SIGKILLed owner takes its NICs along and down removes the rest', async () => {
     const prefix = uniquePrefix('tck');
@@ -156,7 +156,7 @@ describe.skipIf(skipReason !== null)('fatriot testbed (CLI)', () => {
     expect(down.code).toBe(0);
     expect(down.stdout).toContain('deleted namespaces');
     expect(leftovers(prefix)).toEqual({ netns: [], links: [] });
-  });
+  }, 120_000);
 
   it('rejects a bad prefix and options of the wrong command with a usage error', async () => {
     const bad = await fatriot(['testbed', 'status', '--prefix', 'Bad']);

@@ -25,8 +25,9 @@ import {
 import { linkNames, listNetns, netnsSkipReason, ping, uniquePrefix } from '../helpers/netns.ts';
 import { runTshark, tsharkSkipReason } from '../helpers/tshark.ts';
 
-const skipReason = netnsSkipReason(['ping', 'tc']);
+const skipReason = netnsSkipReason(['ping']);
 if (skipReason !== null) console.warn(`skipping testbed tests with the real NIC: ${skipReason}`);
+else if (tsharkSkipReason !== null) console.warn(`skipping the tshark check of the NICs' pcaps: ${tsharkSkipReason}`);
 
 interface ProbeResult {
   sent: number;
