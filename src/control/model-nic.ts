@@ -32,8 +32,6 @@ export interface ModelNicOptions extends NicFactoryOptions {
   pcapDir?: string;
 }
 
-/** Evaluated cycles a control access may run to bring an idle model up to the wall clock. */
-const PRESENT_TIME_MAX_STEPS = 20_000;
 
 /** How often open captures are flushed to disk, so a running daemon's files can be read. */
 const PCAP_FLUSH_MS = 1000;
@@ -116,11 +114,10 @@ export class ModelNic implements ControlledNic {
    * to 50 ms too long (found on the netns testbed).
    */
   private presentTimeBus(bus: AxiLiteBus): AxiLiteBus {
-    const sim = this.sim;
     const driver = this.driver;
     const access = (fn: (address: number, value: number) => Promise<unknown>) => (address: number, value: number) => {
       // Bounded: a busy model stays behind (the driver reports its lag); an idle one jumps.
-      sim.runUntil(driver.nowCycle(), PRESENT_TIME_MAX_STEPS);
+      driver.catchUp();
       const done = fn.call(bus, address, value);
       driver.kick();
       return done;

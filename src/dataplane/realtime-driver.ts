@@ -5,6 +5,12 @@ export interface RealtimeDriverOptions {
   stepsPerSlice?: number;
   /** Longest sleep when nothing is scheduled, in ms (so lag reports stay fresh). */
   maxSleepMs?: number;
+  /**
+   * Timers are late by the OS's timer slack and by load; for an event closer than
+   * this (ms) the driver polls the clock from the event loop instead of sleeping,
+   * so model events (heartbeats) leave on time. Default 2 ms.
+   */
+  spinMs?: number;
 }
 
 export interface LagReport {
@@ -29,6 +35,7 @@ export class RealtimeDriver {
   readonly coreHz: number;
   private readonly stepsPerSlice: number;
   private readonly maxSleepMs: number;
+  private readonly spinMs: number;
   private startNs = 0n;
   private startCycle = 0;
   private timer: NodeJS.Timeout | null = null;
@@ -43,6 +50,7 @@ export class RealtimeDriver {
     this.coreHz = coreHz;
     this.stepsPerSlice = options.stepsPerSlice ?? 20_000;
     this.maxSleepMs = options.maxSleepMs ?? 50;
+    this.spinMs = options.spinMs ?? 2;
   }
 
   /** The model cycle that corresponds to now on the wall clock (never behind the model). */
@@ -68,6 +76,16 @@ export class RealtimeDriver {
     if (this.immediate !== null) clearImmediate(this.immediate);
     this.timer = null;
     this.immediate = null;
+  }
+
+  /**
+   * Brings an idle model up to the wall clock before something is injected at
+   * `sim.now` (a register access from the control plane is dated at the model's
+   * present; without this it would be dated up to maxSleepMs in the past). Bounded
+   * by stepsPerSlice: a busy model stays behind and the lag report says so.
+   */
+  catchUp(): void {
+    if (this.running) this.sim.runUntil(this.wallCycle(), this.stepsPerSlice);
   }
 
   /** Something was injected (a frame, a register access): run it now. */
@@ -118,7 +136,9 @@ export class RealtimeDriver {
     const next = this.sim.nextEventCycle();
     const waitCycles = next - this.wallCycle();
     const waitMs = Number.isFinite(waitCycles) ? (waitCycles / this.coreHz) * 1e3 : this.maxSleepMs;
-    this.schedule(Math.max(0, Math.min(this.maxSleepMs, waitMs)));
+    // Sleep until shortly before the event, then poll, so it is not late by the timer slack.
+    if (waitMs <= this.spinMs) this.schedule(0);
+    else this.schedule(Math.min(this.maxSleepMs, waitMs - this.spinMs));
   }
 
   private schedule(ms: number): void {

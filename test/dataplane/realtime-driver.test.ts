@@ -54,6 +54,20 @@ describe('RealtimeDriver', () => {
     expect(sim.evaluatedCycles).toBeLessThan(10);
   });
 
+  it('catches an idle model up to the wall clock before an injection, so it is not dated in the past', async () => {
+    const sim = new Simulator();
+    sim.add(new Timer(10 * CORE_HZ));
+    const driver = new RealtimeDriver(sim, CORE_HZ, { maxSleepMs: 200 });
+    driver.start();
+    await new Promise((r) => setTimeout(r, 40));
+    const before = sim.now;
+    driver.catchUp();
+    driver.stop();
+    // Asleep until the 10 s timer, the model had not moved; after catchUp it stands at >= 40 ms.
+    expect(before).toBeLessThan(0.01 * CORE_HZ);
+    expect(sim.now).toBeGreaterThanOrEqual(0.039 * CORE_HZ);
+  });
+
   it('reports lag when the model is busy, and never stamps a frame before the model', async () => {
     const sim = new Simulator();
     sim.add(new Busy('busy'));
