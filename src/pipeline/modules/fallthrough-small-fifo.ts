@@ -167,3 +167,188 @@ export class FallthroughSmallFifo {
     return this.depth + (this.fifoValid ? 1 : 0) + (this.middleValid ? 1 : 0) + (this.doutValid ? 1 : 0);
   }
 }
+
+/**
+ * The same fallthrough_small_fifo as a timeline instead of registers, for modules
+ * running trains (Simulator option `trains`): each word keeps the cycle it was
+ * written (w), left the inner memory for the output registers (e) and was read (r),
+ * and everything the RTL shows follows in closed form from the edge equations of
+ * FallthroughSmallFifo:
+ *
+ *   e_k = max(w_k + 1, e_{k-1} + 1, r_{k-3} + 1)   the memory read port moves one word an
+ *                                                  edge, only while the three output
+ *                                                  registers are not all full
+ *   d_k = max(e_k + 2, r_{k-1} + 1)                 first cycle word k is on dout
+ *   depth(t) = #{w <= t-1} - #{e <= t-1}            inner occupancy seen in cycle t
+ *
+ * So words may be written and read at future cycles (a producer that knows when its
+ * beats move posts them ahead), and a module asks what the FIFO shows at any cycle
+ * without clocking it. test/property/fallthrough-fifo.test.ts checks it against the
+ * register model on random traffic.
+ */
+export class FallthroughFifoTimeline {
+  readonly name: string;
+  readonly maxDepth: number;
+  readonly progFullThreshold: number;
+  /** Words written (absolute count); word k is the k-th write. */
+  written = 0;
+  /** Words read (absolute count); word `read` is the one on dout next. */
+  read = 0;
+  /** Words whose e is known (a prefix): e_k waits for r_{k-3}. */
+  private exitsKnown = 0;
+  /** Oldest word still kept (older ones have left for good). */
+  private base = 0;
+  private cap = 0;
+  /** cap - 1 (cap is a power of two): `k & mask` is k mod cap for any safe integer k. */
+  private mask = 0;
+  private wCycle = new Float64Array(0);
+  private eCycle = new Float64Array(0);
+  private rCycle = new Float64Array(0);
+  private packets: (Packet | null)[] = [];
+  private beatOf = new Int32Array(0);
+
+  constructor(name: string, maxDepthBits: number, progFullThreshold = 2 ** maxDepthBits - 1) {
+    this.name = name;
+    this.maxDepth = 2 ** maxDepthBits;
+    this.progFullThreshold = progFullThreshold;
+    let cap = 16;
+    while (cap < 2 * (this.maxDepth + 8)) cap *= 2;
+    this.grow(cap);
+  }
+
+  /** Records the write of (packet, beat) at the edge of cycle `cycle` (after every earlier write). */
+  write(cycle: number, packet: Packet | null, beat: number): void {
+    if (this.written > 0 && cycle <= this.wCycle[(this.written - 1) & this.mask]!) throw new Error(`${this.name}: writes out of order`);
+    if (this.written - this.base >= this.cap) this.grow(this.cap * 2);
+    const i = this.written & this.mask;
+    this.wCycle[i] = cycle;
+    this.packets[i] = packet;
+    this.beatOf[i] = beat;
+    this.written++;
+    this.computeExits();
+  }
+
+  /** First cycle the next unread word is on dout; Infinity when none is written or it waits on a read. */
+  headDoutCycle(): number {
+    const k = this.read;
+    if (k >= this.exitsKnown) return Number.POSITIVE_INFINITY;
+    const e = this.eCycle[k & this.mask]! + 2;
+    if (k === 0) return e;
+    const r1 = this.rCycle[(k - 1) & this.mask]! + 1;
+    return e > r1 ? e : r1;
+  }
+
+  headPacket(): Packet {
+    return this.packets[this.read & this.mask]!;
+  }
+
+  headBeat(): number {
+    return this.beatOf[this.read & this.mask]!;
+  }
+
+  /** Records that the word on dout is read at the edge of `cycle` (>= headDoutCycle()). Returns its packet. */
+  readHead(cycle: number): Packet | null {
+    if (!(cycle >= this.headDoutCycle())) throw new Error(`${this.name}: read at ${cycle} before the word is on dout (${this.headDoutCycle()})`);
+    const i = this.read & this.mask;
+    this.rCycle[i] = cycle;
+    const p = this.packets[i]!;
+    this.read++;
+    this.computeExits();
+    return p;
+  }
+
+  /** Cycle word `k` (absolute) left the inner memory, or NaN while it waits on a read. */
+  exitCycle(k: number): number {
+    if (k < this.base) return Number.NEGATIVE_INFINITY;
+    return k < this.exitsKnown ? this.eCycle[k & this.mask]! : Number.NaN;
+  }
+
+  /**
+   * Inner occupancy seen in cycle t, given that every read not yet recorded happens
+   * after cycle `readsKnownUntil`: -1 when a word written before t might or might not
+   * have left the memory yet (it waits on such a read).
+   */
+  depthAt(t: number, readsKnownUntil = Number.NEGATIVE_INFINITY): number {
+    const lastEdge = t - 1;
+    const wCount = this.countUpTo(this.wCycle, this.written, lastEdge);
+    const eCount = this.countUpTo(this.eCycle, this.exitsKnown, lastEdge);
+    const u = this.exitsKnown;
+    if (u < this.base + wCount) {
+      // e_u >= r_{u-3} + 1, and r_{u-3} is after readsKnownUntil and no earlier than the
+      // head's dout cycle plus one a word after it.
+      let lower = this.headDoutCycle() + (u - 3 - this.read) + 1;
+      if (readsKnownUntil + 2 > lower) lower = readsKnownUntil + 2;
+      if (!(lower > lastEdge)) return -1;
+    }
+    return wCount - eCount;
+  }
+
+  /** Forgets words read and gone before `cycle` (they no longer change what any later cycle shows). */
+  forgetBefore(cycle: number): void {
+    // e_k needs e_{k-1} and r_{k-3}, and the head's dout cycle needs r of the word before it.
+    const limit = Math.min(this.read - 1, this.exitsKnown - 3);
+    let b = this.base;
+    while (b < limit && this.rCycle[b & this.mask]! < cycle) {
+      this.packets[b & this.mask] = null;
+      b++;
+    }
+    this.base = b;
+  }
+
+  /** Number of kept words with cycle <= c among the first `n` (cycles increase with the index). */
+  private countUpTo(cycles: Float64Array, n: number, c: number): number {
+    let lo = this.base;
+    let hi = n;
+    while (lo < hi) {
+      const mid = lo + ((hi - lo) >> 1);
+      if (cycles[mid & this.mask]! <= c) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo - this.base;
+  }
+
+  private computeExits(): void {
+    const mask = this.mask;
+    let k = this.exitsKnown;
+    while (k < this.written) {
+      let e = this.wCycle[k & mask]! + 1;
+      if (k > 0) {
+        const prev = this.eCycle[(k - 1) & mask]! + 1;
+        if (prev > e) e = prev;
+      }
+      if (k >= 3) {
+        if (k - 3 >= this.read) break;
+        const r3 = this.rCycle[(k - 3) & mask]! + 1;
+        if (r3 > e) e = r3;
+      }
+      this.eCycle[k & mask] = e;
+      k++;
+    }
+    this.exitsKnown = k;
+  }
+
+  private grow(cap: number): void {
+    const w = new Float64Array(cap);
+    const e = new Float64Array(cap);
+    const r = new Float64Array(cap);
+    const b = new Int32Array(cap);
+    const p = new Array<Packet | null>(cap).fill(null);
+    const newMask = cap - 1;
+    for (let k = this.base; k < this.written; k++) {
+      const o = k & this.mask;
+      const n = k & newMask;
+      w[n] = this.wCycle[o]!;
+      e[n] = this.eCycle[o]!;
+      r[n] = this.rCycle[o]!;
+      b[n] = this.beatOf[o]!;
+      p[n] = this.packets[o]!;
+    }
+    this.wCycle = w;
+    this.eCycle = e;
+    this.rCycle = r;
+    this.beatOf = b;
+    this.packets = p;
+    this.cap = cap;
+    this.mask = newMask;
+  }
+}

@@ -1,9 +1,12 @@
 import type { AxisChannel } from '../sim/channel.ts';
 import { ClockedModule, IDLE, type TraceSignal } from '../sim/module.ts';
-import { FallthroughSmallFifo } from './fallthrough-small-fifo.ts';
+import { DeferredCounts } from '../sim/deferred-counts.ts';
+import { FallthroughFifoTimeline, FallthroughSmallFifo } from './fallthrough-small-fifo.ts';
 
 const STATE_IDLE = 0;
 const STATE_WR_PKT = 1;
+const REG_PKT_IN = 0;
+const REG_PKT_OUT = 1;
 
 export interface InputArbiterParams {
   /** MAX_DEPTH_BITS of each input fallthrough_small_fifo. */
@@ -26,8 +29,7 @@ export class InputArbiter extends ClockedModule {
   state = STATE_IDLE;
   curQueue = 0;
   /** pktin / pktout registers of input_arbiter_cpu_regs. */
-  pktIn = 0;
-  pktOut = 0;
+  private readonly regs = new Float64Array(2);
   private lastCycle = -1;
   /** IDLE on an empty queue: the pointer moves one queue a cycle by itself. */
   private walking = true;
@@ -43,11 +45,23 @@ export class InputArbiter extends ClockedModule {
     this.fifos = inputs.map((_, i) => new FallthroughSmallFifo(`${name}.in${i}`, params.inFifoDepthBits));
   }
 
+  get pktIn(): number {
+    return this.regs[REG_PKT_IN]!;
+  }
+
+  get pktOut(): number {
+    return this.regs[REG_PKT_OUT]!;
+  }
+
   override reset(): void {
     for (const ch of this.ins) ch.ready = ch.nextReady = true;
   }
 
   evaluate(cycle: number): void {
+    if (this.trains) {
+      this.runPump();
+      return;
+    }
     const fifos = this.fifos;
     const out = this.out;
     const n = fifos.length;
@@ -85,7 +99,7 @@ export class InputArbiter extends ClockedModule {
         nextCur = cur === n - 1 ? 0 : cur + 1;
       }
     }
-    if (rdCur && curFifo.doutBeat() === curFifo.doutPacket().beats - 1) this.pktOut++;
+    if (rdCur && curFifo.doutBeat() === curFifo.doutPacket().beats - 1) this.regs[REG_PKT_OUT]!++;
     // A FIFO with no write, no read, no offer on its input and settled registers
     // would compute exactly what it holds.
     let touch = this.settlingMask | (rdCur ? 1 << cur : 0);
@@ -100,7 +114,7 @@ export class InputArbiter extends ClockedModule {
       const wr = ch.valid && ch.ready;
       const rd = rdCur && i === cur;
       if (wr || rd) {
-        if (wr && ch.beat === ch.packet!.beats - 1) this.pktIn++;
+        if (wr && ch.beat === ch.packet!.beats - 1) this.regs[REG_PKT_IN]!++;
         fifo.clockAt(cycle, wr, ch.packet, ch.beat, rd);
       } else {
         fifo.sync(cycle);
@@ -123,6 +137,7 @@ export class InputArbiter extends ClockedModule {
     const fifos = this.fifos;
     const n = fifos.length;
     let wake = IDLE;
+    if (this.trains) return wake;
     for (let m = this.settlingMask; m !== 0; m &= m - 1) {
       const c = fifos[31 - Math.clz32(m & -m)]!.nextChangeCycle() - 1;
       if (c < wake) wake = c;
@@ -136,6 +151,158 @@ export class InputArbiter extends ClockedModule {
       }
     }
     return wake;
+  }
+
+  // --- Trains: the input FIFOs as timelines (beats written at the cycles they
+  // moved) and the round robin worked out from them: the pointer walks one queue a
+  // cycle from where it stood, stops at the first queue whose head is on dout when it
+  // gets there, and holds there until tready. Queues can fill from beats not yet
+  // posted only from their producers' horizon plus the FIFO's three cycles, so the
+  // pointer is followed no further than that.
+
+  private timelines: FallthroughFifoTimeline[] = [];
+  /** First cycle whose round-robin step is not worked out yet (the pointer stands at curQueue then). */
+  private decidedUntil = 0;
+  private readonly deferred = new DeferredCounts();
+
+  override canRunTrains(): boolean {
+    return true;
+  }
+
+  override startTrains(): void {
+    this.timelines = this.fifos.map((f) => new FallthroughFifoTimeline(f.name, Math.log2(f.maxDepth)));
+    // The pointer starts on queue 0 at cycle 0 and walks from there (as the per-cycle model's catch-up does).
+    this.decidedUntil = 0;
+    this.curQueue = 0;
+  }
+
+  override trainPosted(): void {
+    this.runPump();
+  }
+
+  override trainAcceptable(): void {
+    this.runPump();
+  }
+
+  override trainAccept(ch: AxisChannel, index: number, offerCycle: number): number {
+    const tl = this.timelines[this.ins.indexOf(ch)]!;
+    // tready = !nearly_full: beat k moves once word k - (2^MAX_DEPTH_BITS - 1) left the inner memory.
+    const j = index - (tl.maxDepth - 1);
+    if (j < 0) return offerCycle;
+    const e = tl.exitCycle(j);
+    if (Number.isNaN(e)) return -1;
+    return offerCycle > e + 1 ? offerCycle : e + 1;
+  }
+
+  override trainHorizon(): number {
+    const n = this.ins.length;
+    let h = Number.POSITIVE_INFINITY;
+    for (let q = 0; q < n; q++) {
+      if (this.state === STATE_WR_PKT && q !== this.curQueue) continue;
+      const tl = this.timelines[q]!;
+      const c = tl.read < tl.written ? tl.headDoutCycle() : this.ins[q]!.producer!.trainHorizon(this.ins[q]!) + 3;
+      if (c < h) h = c;
+    }
+    if (h < this.decidedUntil) h = this.decidedUntil;
+    if (h <= this.out.lastPostedCycle) h = this.out.lastPostedCycle + 1;
+    return h;
+  }
+
+  override settleTrains(cycle: number): number {
+    return this.deferred.settle(cycle);
+  }
+
+  protected override pump(): void {
+    const n = this.ins.length;
+    const tls = this.timelines;
+    for (let i = 0; i < n; i++) {
+      const ch = this.ins[i]!;
+      while (ch.postCount > 0) {
+        const p = ch.peekPacket();
+        const beat = ch.peekBeat();
+        const h = ch.peekCycle();
+        tls[i]!.write(h, p, beat);
+        if (beat === p.beats - 1) this.deferred.add(h, this.regs, REG_PKT_IN, 1);
+        ch.shiftPost();
+      }
+    }
+    const out = this.out;
+    let wake = IDLE;
+    for (;;) {
+      let q = this.curQueue;
+      let tl = tls[q]!;
+      let offer: number;
+      if (this.state === STATE_WR_PKT) {
+        if (tl.read >= tl.written) break;
+        offer = tl.headDoutCycle();
+      } else {
+        // IDLE: where the walking pointer first finds a head on dout. A queue with a
+        // word known shows exactly that; an empty one may fill from beats not yet
+        // posted from its producer's horizon plus the FIFO latency, and the round
+        // robin is followed only up to the pointer's first visit after that.
+        offer = Number.POSITIVE_INFINITY;
+        let limit = Number.POSITIVE_INFINITY;
+        let earliestUnknown = Number.POSITIVE_INFINITY;
+        const from0 = this.decidedUntil;
+        for (let i = 0; i < n; i++) {
+          const t = tls[i]!;
+          const known = t.read < t.written;
+          const c = known ? t.headDoutCycle() : this.ins[i]!.producer!.trainHorizon(this.ins[i]!) + 3;
+          const from = c > from0 ? c : from0;
+          // The pointer stands at (curQueue + from - from0) mod n in cycle `from`.
+          const x = this.curQueue + (from - from0);
+          let d = i - (x - Math.floor(x / n) * n);
+          if (d < 0) d += n;
+          const at = from + d;
+          if (known) {
+            if (at < offer) {
+              offer = at;
+              q = i;
+            }
+          } else {
+            if (at < limit) limit = at;
+            if (c < earliestUnknown) earliestUnknown = c;
+          }
+        }
+        if (offer >= limit) {
+          // Every queue the pointer passes before `limit` is empty then.
+          if (limit > from0) {
+            const x = this.curQueue + (limit - from0);
+            this.curQueue = x - Math.floor(x / n) * n;
+            this.decidedUntil = limit;
+          }
+          // Horizons of idle inputs grow a cycle a cycle: come back when every queue
+          // the pointer passes before the offer is known empty.
+          if (offer < IDLE) wake = this.sim!.now + (offer - earliestUnknown);
+          break;
+        }
+        this.curQueue = q;
+        this.decidedUntil = offer;
+        tl = tls[q]!;
+      }
+      const h = out.acceptCycle(offer > this.decidedUntil ? offer : this.decidedUntil);
+      if (h < 0) break;
+      const p = tl.headPacket();
+      const beat = tl.headBeat();
+      out.post(p, beat, h);
+      tl.readHead(h);
+      const last = beat === p.beats - 1;
+      if (last) this.deferred.add(h, this.regs, REG_PKT_OUT, 1);
+      // IDLE goes to WR_PKT on any beat it takes (even a last one, as the RTL does).
+      if (this.state === STATE_IDLE) {
+        this.state = STATE_WR_PKT;
+      } else if (last) {
+        this.state = STATE_IDLE;
+        this.curQueue = q === n - 1 ? 0 : q + 1;
+      }
+      this.decidedUntil = h + 1;
+    }
+    out.flushPosts();
+    for (const ch of this.ins) ch.wakeProducer();
+    const settled = this.sim!.settledCycle();
+    this.deferred.settle(settled);
+    for (const t of tls) t.forgetBefore(settled);
+    if (wake < IDLE) this.wakeAt(wake);
   }
 
   override traceSignals(): TraceSignal[] {

@@ -4,6 +4,7 @@ import type { AxisChannel } from '../sim/channel.ts';
 import { BeatFifo } from '../sim/fifo.ts';
 import { ClockedModule, IDLE, type TraceSignal } from '../sim/module.ts';
 import type { Packet, PacketPool } from '../sim/packet.ts';
+import { DeferredCounts } from '../sim/deferred-counts.ts';
 import { TimedRing } from '../sim/ring.ts';
 import { WireTiming } from './ethernet-wire.ts';
 
@@ -17,6 +18,7 @@ const MIN_FRAME_NO_FCS = eth.minFrameBytesWithFcs.value - eth.fcsBytes.value;
 const MAX_FRAME_NO_FCS = eth.maxFrameBytesWithFcs.value - eth.fcsBytes.value;
 /** Shortest thing that can be an Ethernet frame (dst, src, ethertype). */
 const ETHERNET_HEADER_BYTES = 14;
+const FIRST_BEAT_AFTER_LAST_WORD = netfpgaSpec.latency.rxLastMacWordToCoreFirstBeatCycles.value;
 
 /**
  * Where a 10G interface counts, as indices into the NIC's counter memory (laid out
@@ -100,12 +102,26 @@ export class Nf10gRx extends ClockedModule {
     p.dstPort = 0;
     const firstWordCycle = timing.cycleAt(arrival + timing.firstWordUnits());
     p.ingressCycle = firstWordCycle;
+    const lastWordCycle = timing.cycleAt(arrival + timing.lastWordUnits(wireLen));
     this.wire.push(p, firstWordCycle);
-    this.lastWordCycles.push(p, timing.cycleAt(arrival + timing.lastWordUnits(wireLen)));
-    this.wakeAt(firstWordCycle);
+    this.lastWordCycles.push(p, lastWordCycle);
+    if (this.trains) {
+      // Only a frame that is the first not yet posted could move before what the arbiter was promised.
+      const first = this.current === null && this.rxq.length === 0 && this.wire.length === 1;
+      if (first && Math.max(lastWordCycle + FIRST_BEAT_AFTER_LAST_WORD, this.out.lastPostedCycle + 1) < this.promisedHorizon) {
+        throw new Error(`${this.name}: a frame for cycle ${cycle} arrives after the model passed that cycle (trains need frames handed at or after the current cycle)`);
+      }
+      this.runPump();
+    } else {
+      this.wakeAt(firstWordCycle);
+    }
   }
 
   evaluate(cycle: number): void {
+    if (this.trains) {
+      this.runPump();
+      return;
+    }
     const out = this.out;
     // Drop decisions at each frame's first word.
     while (this.wire.length > 0 && this.wire.peekTime() <= cycle) {
@@ -120,7 +136,7 @@ export class Nf10gRx extends ClockedModule {
       this.bufferedWords += Math.ceil(p.length / MAC_WORD_BYTES);
       this.counters[this.idx.rxPackets]!++;
       this.counters[this.idx.rxBytes]! += p.length;
-      this.rxq.push(p, lastWord + netfpgaSpec.latency.rxLastMacWordToCoreFirstBeatCycles.value);
+      this.rxq.push(p, lastWord + FIRST_BEAT_AFTER_LAST_WORD);
     }
     if (out.valid && out.ready) {
       const p = this.current!;
@@ -152,6 +168,7 @@ export class Nf10gRx extends ClockedModule {
 
   commit(cycle: number): number {
     let next = this.wire.peekTime();
+    if (this.trains) return next <= cycle ? cycle + 1 : next;
     if (this.current !== null) {
       // Not offering the beat yet (what evaluate drove for the next cycle): wake to offer it.
       if (!this.out.nextValid) next = Math.min(next, this.beatReadyCycle - 1);
@@ -163,6 +180,96 @@ export class Nf10gRx extends ClockedModule {
 
   override traceSignals(): TraceSignal[] {
     return [{ name: 'buffered_words', width: 16, read: () => this.bufferedWords }];
+  }
+
+  // --- Trains: a frame is decided (kept or dropped) as soon as every beat before it
+  // has a known handshake cycle (so the buffered words at its first word are known),
+  // at the latest at its first word, and its beats are posted as the input arbiter
+  // says when each moves. Counters still change at the first word's cycle.
+
+  /** Beats posted, keyed by the cycle they move, with the 64-bit words each frees. */
+  private readonly movedWords = new TimedRing<number>();
+  private readonly deferred = new DeferredCounts();
+  /** Latest horizon given to the input arbiter: no frame may be offered before it any more. */
+  private promisedHorizon = Number.NEGATIVE_INFINITY;
+  private shortestLastWordUnits = 0;
+
+  override canRunTrains(): boolean {
+    return true;
+  }
+
+  override startTrains(): void {
+    this.shortestLastWordUnits = this.timing.lastWordUnits(MIN_FRAME_NO_FCS);
+  }
+
+  override trainAcceptable(): void {
+    this.runPump();
+  }
+
+  override settleTrains(cycle: number): number {
+    return this.deferred.settle(cycle);
+  }
+
+  override trainHorizon(): number {
+    const out = this.out;
+    let h: number;
+    if (this.current !== null) {
+      h = this.beat === 0 ? this.firstBeatCycle : this.beatAvailable(this.current, this.beat);
+    } else if (this.rxq.length > 0) {
+      h = this.rxq.peekTime();
+    } else if (this.wire.length > 0) {
+      h = this.lastWordCycles.peekTime() + FIRST_BEAT_AFTER_LAST_WORD;
+    } else {
+      // A frame handed over from now on starts on the wire no earlier than this.
+      const t = this.timing;
+      const arrival = Math.max(t.unitsAt(this.sim!.now), this.wireFreeUnits);
+      h = t.cycleAt(arrival + this.shortestLastWordUnits) + FIRST_BEAT_AFTER_LAST_WORD;
+    }
+    if (h <= out.lastPostedCycle) h = out.lastPostedCycle + 1;
+    if (h > this.promisedHorizon) this.promisedHorizon = h;
+    return h;
+  }
+
+  protected override pump(): void {
+    const settled = this.sim!.settledCycle();
+    const counters = this.counters;
+    const idx = this.idx;
+    while (this.wire.length > 0) {
+      const firstWord = this.wire.peekTime();
+      // Beats not yet posted move after `settled`: they cannot count before a first word already reached.
+      if (firstWord > settled && (this.current !== null || this.rxq.length > 0)) break;
+      const p = this.wire.shift();
+      const lastWord = this.lastWordCycles.peekTime();
+      this.lastWordCycles.shift();
+      while (this.movedWords.length > 0 && this.movedWords.peekTime() < firstWord) this.bufferedWords -= this.movedWords.shift();
+      if (this.bufferedWords >= this.dropThresholdWords) {
+        this.deferred.add(firstWord, counters, idx.dropFifoFull, 1);
+        this.pool.release(p);
+        continue;
+      }
+      this.bufferedWords += Math.ceil(p.length / MAC_WORD_BYTES);
+      this.deferred.add(firstWord, counters, idx.rxPackets, 1);
+      this.deferred.add(firstWord, counters, idx.rxBytes, p.length);
+      this.rxq.push(p, lastWord + FIRST_BEAT_AFTER_LAST_WORD);
+    }
+    const out = this.out;
+    for (;;) {
+      if (this.current === null) {
+        if (this.rxq.length === 0) break;
+        this.firstBeatCycle = this.rxq.peekTime();
+        this.current = this.rxq.shift();
+        this.beat = 0;
+      }
+      const p = this.current;
+      const h = out.acceptCycle(this.beat === 0 ? this.firstBeatCycle : this.beatAvailable(p, this.beat));
+      if (h < 0) break;
+      out.post(p, this.beat, h);
+      this.movedWords.push(Math.min(4, Math.ceil((p.length - this.beat * 32) / MAC_WORD_BYTES)), h);
+      if (++this.beat === p.beats) this.current = null;
+    }
+    out.flushPosts();
+    this.deferred.settle(settled);
+    if (this.wire.length > 0) this.wakeAt(this.wire.peekTime());
   }
 }
 
@@ -214,7 +321,15 @@ export class Nf10gTx extends ClockedModule {
 
   evaluate(cycle: number): void {
     const inCh = this.in;
-    if (inCh.valid && inCh.ready) this.converter.push(inCh.packet!, inCh.beat);
+    if (this.trains) {
+      // Beats that moved since the last evaluation (no drain happened in between).
+      while (inCh.postCount > 0 && inCh.peekCycle() <= cycle) {
+        this.converter.push(inCh.peekPacket(), inCh.peekBeat());
+        inCh.shiftPost();
+      }
+    } else if (inCh.valid && inCh.ready) {
+      this.converter.push(inCh.packet!, inCh.beat);
+    }
     // Converter: one 256-bit beat every cyclesPerBeat cycles into tx_queue.
     if (!this.converter.isEmpty() && cycle >= this.nextDrainCycle) {
       const p = this.converter.headPacket()!;
@@ -222,6 +337,7 @@ export class Nf10gTx extends ClockedModule {
       const words = Math.min(4, Math.ceil((p.length - k * 32) / MAC_WORD_BYTES));
       if (this.txQueueWords + words <= this.txQueueCapacityWords) {
         this.converter.pop();
+        if (this.trains) this.drainCycles[this.drained++ % this.drainCycles.length] = cycle;
         this.txQueueWords += words;
         this.nextDrainCycle = cycle + txSpec.cyclesPerBeat.value;
         if (k === p.beats - 1) {
@@ -251,7 +367,8 @@ export class Nf10gTx extends ClockedModule {
       this.txQueueWords -= Math.ceil(p.length / MAC_WORD_BYTES);
       this.pool.release(p);
     }
-    inCh.setReady(this.converter.levelBeats < this.converter.depthBeats);
+    if (this.trains) inCh.wakeProducer();
+    else inCh.setReady(this.converter.levelBeats < this.converter.depthBeats);
   }
 
   private frameOf(p: Packet): Uint8Array {
@@ -264,7 +381,34 @@ export class Nf10gTx extends ClockedModule {
   commit(cycle: number): number {
     let next = Math.min(this.ready.peekTime(), this.sending.peekTime(), this.starting.peekTime() - 1);
     if (!this.converter.isEmpty()) next = Math.min(next, Math.max(this.nextDrainCycle, cycle + 1));
+    else if (this.trains && this.in.postCount > 0) next = Math.min(next, Math.max(this.nextDrainCycle, this.in.peekCycle()));
     return next <= cycle ? cycle + 1 : next;
+  }
+
+  // --- Trains: beats posted by the output queues enter the converter at the cycle
+  // they moved (applied at the next evaluation; the converter only changes otherwise
+  // when it drains, which happens in evaluations), and tready at any cycle follows
+  // from the drain cycles: beat k moves once k - drains < depth.
+
+  /** Cycles of the last `depth` drains (drain j at drainCycles[j % depth]). */
+  private readonly drainCycles = new Float64Array(txSpec.converterInputFifoDepthBeats.value);
+  private drained = 0;
+
+  override canRunTrains(): boolean {
+    return true;
+  }
+
+  override trainPosted(): void {
+    if (this.converter.isEmpty()) this.wakeAt(Math.max(this.nextDrainCycle, this.in.peekCycle()));
+  }
+
+  override trainAccept(_ch: AxisChannel, index: number, offerCycle: number): number {
+    const depth = this.converter.depthBeats;
+    if (index < depth) return offerCycle;
+    const j = index - depth;
+    if (j >= this.drained) return -1;
+    const from = this.drainCycles[j % depth]! + 1;
+    return offerCycle > from ? offerCycle : from;
   }
 
   override traceSignals(): TraceSignal[] {

@@ -103,10 +103,22 @@ export class NfRiffaDma extends ClockedModule {
     this.counters[this.idx.rxPackets[index]!]!++;
     this.counters[this.idx.rxBytes[index]!]! += len;
     this.fromHost.push(p, ready);
-    this.wakeAt(ready - 1);
+    if (this.trains) {
+      // Only a frame that is the first not yet posted could move before what the arbiter was promised.
+      const first = this.current === null && this.fromHost.length === 1;
+      if (first && Math.max(ready, this.out.lastPostedCycle + 1) < this.promisedHorizon) throw new Error(`${this.name}: a host frame for cycle ${cycle} arrives after the model passed that cycle (trains need frames handed at or after the current cycle)`);
+      this.runPump();
+    } else {
+      this.wakeAt(ready - 1);
+    }
   }
 
   evaluate(cycle: number): void {
+    if (this.trains) {
+      this.runPump();
+      while (this.toHost.length > 0 && this.toHost.peekTime() <= cycle) this.deliver(this.toHost.shift(), cycle + 1);
+      return;
+    }
     const out = this.out;
     if (out.valid && out.ready) {
       if (++this.beat === this.current!.beats) this.current = null;
@@ -143,6 +155,7 @@ export class NfRiffaDma extends ClockedModule {
 
   commit(cycle: number): number {
     let next = this.toHost.peekTime();
+    if (this.trains) return next <= cycle ? cycle + 1 : next;
     // A beat on offer is advanced by its channel's handshake, not by a timer.
     if (this.current === null && this.fromHost.length > 0) next = Math.min(next, this.fromHost.peekTime() - 1);
     return next <= cycle ? cycle + 1 : next;
@@ -150,6 +163,78 @@ export class NfRiffaDma extends ClockedModule {
 
   override traceSignals(): TraceSignal[] {
     return [{ name: 'to_host_pending', width: 16, read: () => this.toHost.length }];
+  }
+
+  // --- Trains: frames from the host are posted beat by beat as soon as the input
+  // arbiter says when each moves; frames to the host are scheduled from the cycle
+  // their last beat moves.
+
+  override canRunTrains(): boolean {
+    return true;
+  }
+
+  override trainPosted(): void {
+    this.runPump();
+  }
+
+  override trainAcceptable(): void {
+    this.runPump();
+  }
+
+  /** Towards the host tready is always high. */
+  override trainAccept(_ch: AxisChannel, _index: number, offerCycle: number): number {
+    return offerCycle;
+  }
+
+  override trainHorizon(): number {
+    let h: number;
+    if (this.current !== null) {
+      h = this.out.lastPostedCycle + 1;
+    } else if (this.fromHost.length > 0) {
+      h = this.fromHost.peekTime();
+    } else {
+      // A frame handed over from now on (at cycle >= now) is ready no earlier than this.
+      const now = this.sim!.now;
+      const arrival = Math.max(now * this.pcieUnitsPerCycle, this.pcieFreeUnits);
+      h = Math.ceil((arrival + PAD_HOST_FRAME * this.pcieUnitsPerByte) / this.pcieUnitsPerCycle) + dma.hostToCoreLatencyCycles.value;
+    }
+    if (h <= this.out.lastPostedCycle) h = this.out.lastPostedCycle + 1;
+    if (h > this.promisedHorizon) this.promisedHorizon = h;
+    return h;
+  }
+
+  /** Latest horizon given to the input arbiter: no frame may be offered before it any more. */
+  private promisedHorizon = Number.NEGATIVE_INFINITY;
+
+  protected override pump(): void {
+    const out = this.out;
+    for (;;) {
+      if (this.current === null) {
+        if (this.fromHost.length === 0) break;
+        this.current = this.fromHost.peek();
+        this.beat = 0;
+      }
+      const p = this.current;
+      const h = out.acceptCycle(this.beat === 0 ? this.fromHost.peekTime() : out.lastPostedCycle + 1);
+      if (h < 0) break;
+      if (this.beat === 0) this.fromHost.shift();
+      out.post(p, this.beat, h);
+      if (++this.beat === p.beats) this.current = null;
+    }
+    out.flushPosts();
+    const inCh = this.in;
+    let first = this.toHost.length === 0;
+    while (inCh.postCount > 0) {
+      const p = inCh.peekPacket();
+      if (inCh.peekBeat() === p.beats - 1) {
+        this.toHost.push(p, inCh.peekCycle() + dma.coreToHostLatencyCycles.value);
+        if (first) {
+          this.wakeAt(this.toHost.peekTime());
+          first = false;
+        }
+      }
+      inCh.shiftPost();
+    }
   }
 }
 

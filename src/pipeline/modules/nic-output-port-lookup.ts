@@ -1,6 +1,6 @@
 import type { AxisChannel } from '../sim/channel.ts';
 import { ClockedModule, IDLE, type TraceSignal } from '../sim/module.ts';
-import { FallthroughSmallFifo } from './fallthrough-small-fifo.ts';
+import { FallthroughFifoTimeline, FallthroughSmallFifo } from './fallthrough-small-fifo.ts';
 
 const MODULE_HEADER = 0;
 const IN_PACKET = 1;
@@ -49,6 +49,10 @@ export class NicOutputPortLookup extends ClockedModule {
   }
 
   evaluate(cycle: number): void {
+    if (this.trains) {
+      this.runPump();
+      return;
+    }
     const fifo = this.fifo;
     const out = this.out;
     fifo.sync(cycle - 1);
@@ -73,7 +77,73 @@ export class NicOutputPortLookup extends ClockedModule {
 
   commit(cycle: number): number {
     void cycle;
+    if (this.trains) return IDLE;
     return this.fifo.nextChangeCycle() - 1;
+  }
+
+  // --- Trains: the input FIFO as a timeline. A beat posted by the input arbiter is
+  // written at the cycle it moved; each word is offered from the cycle it reaches dout
+  // and posted to the output queues with the cycle they take it. tready towards the
+  // arbiter is !nearly_full: beat k moves once the word k - (2^MAX_DEPTH_BITS - 1)
+  // has left the inner memory.
+
+  private timeline: FallthroughFifoTimeline | null = null;
+
+  override canRunTrains(): boolean {
+    return true;
+  }
+
+  override startTrains(): void {
+    this.timeline = new FallthroughFifoTimeline(this.fifo.name, Math.log2(this.fifo.maxDepth));
+  }
+
+  override trainPosted(): void {
+    this.runPump();
+  }
+
+  override trainAcceptable(): void {
+    this.runPump();
+  }
+
+  override trainAccept(_ch: AxisChannel, index: number, offerCycle: number): number {
+    const j = index - (this.timeline!.maxDepth - 1);
+    if (j < 0) return offerCycle;
+    const e = this.timeline!.exitCycle(j);
+    if (Number.isNaN(e)) return -1;
+    return offerCycle > e + 1 ? offerCycle : e + 1;
+  }
+
+  override trainHorizon(): number {
+    const tl = this.timeline!;
+    let h = tl.read < tl.written ? tl.headDoutCycle() : this.in.producer!.trainHorizon(this.in) + 3;
+    if (h <= this.out.lastPostedCycle) h = this.out.lastPostedCycle + 1;
+    return h;
+  }
+
+  protected override pump(): void {
+    const tl = this.timeline!;
+    const inCh = this.in;
+    const out = this.out;
+    while (inCh.postCount > 0) {
+      tl.write(inCh.peekCycle(), inCh.peekPacket(), inCh.peekBeat());
+      inCh.shiftPost();
+    }
+    while (tl.read < tl.written) {
+      const d = tl.headDoutCycle();
+      const p = tl.headPacket();
+      // tuser is rewritten while the word sits on dout in MODULE_HEADER.
+      if (this.state === MODULE_HEADER) p.dstPort = nicDestination(p.srcPort);
+      const h = out.acceptCycle(d);
+      if (h < 0) break;
+      const beat = tl.headBeat();
+      out.post(p, beat, h);
+      tl.readHead(h);
+      if (this.state === MODULE_HEADER) this.state = IN_PACKET;
+      else if (beat === p.beats - 1) this.state = MODULE_HEADER;
+    }
+    out.flushPosts();
+    tl.forgetBefore(this.sim!.settledCycle());
+    inCh.wakeProducer();
   }
 
   override traceSignals(): TraceSignal[] {

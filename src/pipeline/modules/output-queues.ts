@@ -1,7 +1,8 @@
 import type { AxisChannel } from '../sim/channel.ts';
 import type { PacketPool } from '../sim/packet.ts';
 import { ClockedModule, IDLE, type TraceSignal } from '../sim/module.ts';
-import { FallthroughSmallFifo } from './fallthrough-small-fifo.ts';
+import { DeferredCounts } from '../sim/deferred-counts.ts';
+import { FallthroughFifoTimeline, FallthroughSmallFifo } from './fallthrough-small-fifo.ts';
 
 const STATE_IDLE = 0;
 const STATE_WR_PKT = 1;
@@ -99,6 +100,10 @@ export class OutputQueues extends ClockedModule {
   }
 
   evaluate(cycle: number): void {
+    if (this.trains) {
+      this.runPump();
+      return;
+    }
     const n = this.outs.length;
     const data = this.data;
     const metadata = this.metadata;
@@ -214,6 +219,7 @@ export class OutputQueues extends ClockedModule {
 
   commit(cycle: number): number {
     let wake = IDLE;
+    if (this.trains) return wake;
     for (let m = this.busyMask; m !== 0; m &= m - 1) {
       const q = 31 - Math.clz32(m & -m);
       const dataFifo = this.data[q]!;
@@ -229,6 +235,153 @@ export class OutputQueues extends ClockedModule {
 
   counter(queue: number, which: number): number {
     return this.counters[queue * OQ_COUNTERS.length + which]!;
+  }
+
+  // --- Trains (tail_drop only): data and metadata FIFOs as timelines. A packet's
+  // header is offered in the cycle before it moves (the IDLE decision cycle, tready
+  // low), so the decision happens at its cycle minus one, on the nearly_full flags
+  // registered from the FIFOs' depths one cycle earlier; its beats are written at the
+  // cycles they moved, and each queue's words are posted to its port from the cycle
+  // they reach dout. Counters change at the decision and header-read cycles.
+
+  private dataTimeline: FallthroughFifoTimeline[] = [];
+  private metadataTimeline: FallthroughFifoTimeline[] = [];
+  /** Queues with words written and not yet posted. */
+  private unreadMask = 0;
+  private readonly deferred = new DeferredCounts();
+
+  override canRunTrains(): boolean {
+    return this.tailDrop;
+  }
+
+  override startTrains(): void {
+    this.dataTimeline = this.data.map((f) => new FallthroughFifoTimeline(f.name, Math.log2(f.maxDepth), f.progFullThreshold));
+    this.metadataTimeline = this.metadata.map((f) => new FallthroughFifoTimeline(f.name, Math.log2(f.maxDepth)));
+  }
+
+  override trainPosted(): void {
+    this.runPump();
+  }
+
+  override trainAcceptable(): void {
+    this.runPump();
+  }
+
+  /** tail_drop: tready is low in IDLE, so a packet's first beat moves the cycle after it is offered. */
+  override trainAccept(_ch: AxisChannel, _index: number, offerCycle: number, afterLast: boolean): number {
+    return afterLast ? offerCycle + 1 : offerCycle;
+  }
+
+  override trainHorizon(ch: AxisChannel): number {
+    const q = this.outs.indexOf(ch);
+    const tl = this.dataTimeline[q]!;
+    let h = tl.read < tl.written ? tl.headDoutCycle() : this.in.producer!.trainHorizon(this.in) + 3;
+    if (h <= ch.lastPostedCycle) h = ch.lastPostedCycle + 1;
+    return h;
+  }
+
+  override settleTrains(cycle: number): number {
+    return this.deferred.settle(cycle);
+  }
+
+  protected override pump(): void {
+    const n = this.outs.length;
+    const K = OQ_COUNTERS.length;
+    const counters = this.counters;
+    const inCh = this.in;
+    const dataTl = this.dataTimeline;
+    const metaTl = this.metadataTimeline;
+    // Every handshake up to the present cycle is posted already (producers post as soon
+    // as they know), so reads not yet posted happen after it.
+    const settled = this.sim!.settledCycle();
+    let waitUntil = IDLE;
+    for (let progress = true; progress; ) {
+      progress = false;
+      for (let m = this.unreadMask; m !== 0; m &= m - 1) {
+        const q = 31 - Math.clz32(m & -m);
+        const data = dataTl[q]!;
+        const out = this.outs[q]!;
+        while (data.read < data.written) {
+          const h = out.acceptCycle(data.headDoutCycle());
+          if (h < 0) break;
+          const p = data.headPacket();
+          const beat = data.headBeat();
+          if (this.metadataState[q] === WAIT_HEADER) {
+            this.metadataState[q] = WAIT_EOP;
+            metaTl[q]!.readHead(h);
+            this.deferred.add(h, counters, q * K + OQ_PKT_REMOVED, 1);
+            this.deferred.add(h, counters, q * K + OQ_BYTES_REMOVED, p.length);
+          } else if (beat === p.beats - 1) {
+            this.metadataState[q] = WAIT_HEADER;
+          }
+          out.post(p, beat, h);
+          data.readHead(h);
+          progress = true;
+        }
+        if (data.read === data.written) this.unreadMask &= ~(1 << q);
+      }
+      while (inCh.postCount > 0) {
+        const p = inCh.peekPacket();
+        const beat = inCh.peekBeat();
+        const h = inCh.peekCycle();
+        if (this.state === STATE_IDLE) {
+          const decision = h - 1;
+          const oq = outputQueueMask(p.dstPort) & ((1 << n) - 1);
+          let drop = false;
+          let known = true;
+          for (let m = oq; m !== 0; m &= m - 1) {
+            const q = 31 - Math.clz32(m & -m);
+            const dataDepth = dataTl[q]!.depthAt(decision - 1, settled);
+            const metaDepth = metaTl[q]!.depthAt(decision - 1, settled);
+            if (dataDepth < 0 || metaDepth < 0) {
+              known = false;
+              // By then every read that could count has happened.
+              waitUntil = decision - 3;
+              break;
+            }
+            if (dataDepth >= dataTl[q]!.progFullThreshold || metaDepth >= metaTl[q]!.maxDepth - 1) drop = true;
+          }
+          // A queue's depth before the decision waits on reads not yet known.
+          if (!known) break;
+          if (drop && this.dropCounter !== null) this.deferred.add(decision, this.dropCounter.counters, this.dropCounter.index, 1);
+          const base = drop ? OQ_PKT_DROPPED : OQ_PKT_STORED;
+          let copies = 0;
+          for (let m = oq; m !== 0; m &= m - 1) {
+            const q = 31 - Math.clz32(m & -m);
+            this.deferred.add(decision, counters, q * K + base, 1);
+            this.deferred.add(decision, counters, q * K + base + 1, p.length);
+            copies++;
+          }
+          if (!drop && copies > 1) p.refs += copies - 1;
+          this.state = drop ? STATE_DROP : STATE_WR_PKT;
+          this.curQueue = oq;
+          this.headerPending = true;
+        }
+        const last = beat === p.beats - 1;
+        if (this.state === STATE_WR_PKT) {
+          for (let m = this.curQueue; m !== 0; m &= m - 1) {
+            const q = 31 - Math.clz32(m & -m);
+            dataTl[q]!.write(h, p, beat);
+            if (this.headerPending) metaTl[q]!.write(h, null, 0);
+          }
+          this.unreadMask |= this.curQueue;
+          if (last && this.curQueue === 0) this.pool.release(p);
+        } else if (last) {
+          this.pool.release(p);
+        }
+        this.headerPending = false;
+        if (last) this.state = STATE_IDLE;
+        inCh.shiftPost();
+        progress = true;
+      }
+    }
+    for (let q = 0; q < n; q++) this.outs[q]!.flushPosts();
+    this.deferred.settle(settled);
+    for (let q = 0; q < n; q++) {
+      dataTl[q]!.forgetBefore(settled);
+      metaTl[q]!.forgetBefore(settled);
+    }
+    if (waitUntil < IDLE) this.wakeAt(waitUntil);
   }
 
   override traceSignals(): TraceSignal[] {

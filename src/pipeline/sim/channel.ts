@@ -43,12 +43,119 @@ export class AxisChannel {
    * only in cycles where a `next*` value changed or a beat moves, so writers tell
    * the simulator through `touch` instead of it scanning every channel.
    */
-  sim: { touchChannel(ch: AxisChannel): void } | null = null;
+  sim: { touchChannel(ch: AxisChannel): void; settledCycle(): number } | null = null;
   /** On the simulator's list of channels to commit at the end of this cycle. */
   pendingCommit = false;
 
+  /**
+   * Trains (Simulator option `trains`): when both ends run trains, the channel
+   * carries handshakes known in advance instead of registered signals. The
+   * producer asks the consumer when its next beat, offered from some cycle, moves
+   * (`acceptCycle`, the cycle the RTL's tvalid && tready would be high), and posts
+   * it with that cycle; the consumer takes posted beats in order. The registered
+   * fields above are then unused.
+   */
+  trained = false;
+  /** Beats posted so far (the next beat's index for `acceptCycle`). */
+  posted = 0;
+  /** Handshake cycle of the last posted beat. */
+  lastPostedCycle = Number.NEGATIVE_INFINITY;
+  /** The last posted beat was a packet's last (the next one starts a packet). */
+  afterLast = true;
+  /** The producer stopped because `acceptCycle` was not yet known; the consumer calls its trainAcceptable. */
+  producerWaiting = false;
+  private postPackets: (Packet | null)[] = [];
+  private postBeats = new Int32Array(0);
+  private postCycles = new Float64Array(0);
+  private postHead = 0;
+  /** Posted beats the consumer has not taken yet. */
+  postCount = 0;
+  private postsUnseen = false;
+
   constructor(name: string) {
     this.name = name;
+  }
+
+  /**
+   * Producer (trains): the cycle the next beat moves if offered from `offerCycle`
+   * (no earlier than the cycle after the last posted beat), or -1 while the
+   * consumer cannot say yet (then `producerWaiting` is set and the consumer calls
+   * back `trainAcceptable`).
+   */
+  acceptCycle(offerCycle: number): number {
+    const v = offerCycle > this.lastPostedCycle ? offerCycle : this.lastPostedCycle + 1;
+    const h = this.consumer!.trainAccept(this, this.posted, v, this.afterLast);
+    if (h < 0) this.producerWaiting = true;
+    return h;
+  }
+
+  /** Producer (trains): `beat` of `packet` moves in `cycle` (as acceptCycle said). */
+  post(packet: Packet, beat: number, cycle: number): void {
+    // Trains post every handshake before its cycle; one that comes late could no longer be exact.
+    if (cycle <= this.sim!.settledCycle()) throw new Error(`${this.name}: beat ${beat} posted for cycle ${cycle}, which has passed`);
+    if (this.postCount === this.postCycles.length) this.growPosts();
+    const i = (this.postHead + this.postCount) % this.postCycles.length;
+    this.postPackets[i] = packet;
+    this.postBeats[i] = beat;
+    this.postCycles[i] = cycle;
+    this.postCount++;
+    this.posted++;
+    this.lastPostedCycle = cycle;
+    this.afterLast = beat === packet.beats - 1;
+    this.beatsMoved++;
+    if (this.afterLast) this.packetsMoved++;
+    this.postsUnseen = true;
+  }
+
+  /** Producer (trains): tells the consumer about the beats posted since the last call. */
+  flushPosts(): void {
+    if (!this.postsUnseen) return;
+    this.postsUnseen = false;
+    this.consumer!.trainPosted(this);
+  }
+
+  /** Consumer (trains): tells a waiting producer that more handshakes can be known now. */
+  wakeProducer(): void {
+    if (!this.producerWaiting) return;
+    this.producerWaiting = false;
+    this.producer!.trainAcceptable(this);
+  }
+
+  /** Consumer (trains): the oldest posted beat not yet taken. */
+  peekPacket(): Packet {
+    return this.postPackets[this.postHead]!;
+  }
+
+  peekBeat(): number {
+    return this.postBeats[this.postHead]!;
+  }
+
+  peekCycle(): number {
+    return this.postCount === 0 ? Number.POSITIVE_INFINITY : this.postCycles[this.postHead]!;
+  }
+
+  /** Consumer (trains): takes the oldest posted beat. */
+  shiftPost(): void {
+    this.postPackets[this.postHead] = null;
+    this.postHead = (this.postHead + 1) % this.postCycles.length;
+    this.postCount--;
+  }
+
+  private growPosts(): void {
+    const n = Math.max(16, this.postCycles.length * 2);
+    const packets = new Array<Packet | null>(n).fill(null);
+    const beats = new Int32Array(n);
+    const cycles = new Float64Array(n);
+    for (let k = 0; k < this.postCount; k++) {
+      const i = (this.postHead + k) % this.postCycles.length;
+      packets[k] = this.postPackets[i]!;
+      beats[k] = this.postBeats[i]!;
+      cycles[k] = this.postCycles[i]!;
+    }
+    this.postPackets = packets;
+    this.postBeats = beats;
+    this.postCycles = cycles;
+    this.postHead = 0;
   }
 
   /** True when a beat moves in the current cycle (tvalid && tready, both registered). */

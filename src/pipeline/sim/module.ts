@@ -76,4 +76,87 @@ export abstract class ClockedModule {
   traceSignals(): TraceSignal[] {
     return [];
   }
+
+  // --- Trains (Simulator option `trains`, issue 3) ---------------------------------
+  // A module that can run trains on every channel it has says so; when all modules on
+  // both sides of its channels can too, the simulator switches them before the first
+  // cycle. Such a module no longer reads registered tvalid/tready: a producer posts
+  // each beat with the cycle it moves (asking the consumer when that is), a consumer
+  // takes posted beats in order, and both work out what the RTL does cycle by cycle
+  // from those cycles, waking only where something must happen at a given cycle.
+
+  /** Set by the simulator when this module runs trains. */
+  trains = false;
+
+  /** True when the module implements the train protocol on all its channels. */
+  canRunTrains(): boolean {
+    return false;
+  }
+
+  /**
+   * Called once, before the first cycle it runs in, when the module runs trains; it
+   * sets up only (its neighbours may not be set up yet). Every module is evaluated in
+   * its first cycle, where it can start posting.
+   */
+  startTrains(): void {}
+
+  /** Consumer: beats were posted on input `ch`. Called synchronously by the producer. */
+  trainPosted(ch: AxisChannel): void {
+    void ch;
+  }
+
+  /** Producer: the consumer of `ch` can now answer `trainAccept` for more beats. */
+  trainAcceptable(ch: AxisChannel): void {
+    void ch;
+  }
+
+  /**
+   * Consumer: the cycle in which beat number `index` (counted from the start) moves
+   * on `ch` if offered from `offerCycle`, as its tready would have it; `afterLast`
+   * when it starts a packet. -1 while not yet known.
+   */
+  trainAccept(ch: AxisChannel, index: number, offerCycle: number, afterLast: boolean): number {
+    void ch;
+    void index;
+    void afterLast;
+    return offerCycle;
+  }
+
+  /** Producer: no beat not yet posted on `ch` moves before this cycle. */
+  trainHorizon(ch: AxisChannel): number {
+    void ch;
+    return this.sim === null ? 0 : this.sim.now + 1;
+  }
+
+  /**
+   * Applies what trains computed ahead (counters) for cycles up to and including
+   * `cycle`; returns the latest cycle of what it applied (-Infinity if nothing).
+   */
+  settleTrains(cycle: number): number {
+    void cycle;
+    return Number.NEGATIVE_INFINITY;
+  }
+
+  private pumping = false;
+  private pumpAgain = false;
+
+  /**
+   * Runs `pump` unless it is already running (a callback from a neighbour during
+   * our own pump), in which case it runs again when the current one returns.
+   */
+  protected runPump(): void {
+    if (this.pumping) {
+      this.pumpAgain = true;
+      return;
+    }
+    this.pumping = true;
+    do {
+      this.pumpAgain = false;
+      this.pump();
+    } while (this.pumpAgain);
+    this.pumping = false;
+  }
+
+  /** Trains: takes posted input, posts output, as far as what is known allows. */
+  protected pump(): void {}
 }

@@ -13,6 +13,15 @@ export interface SimulatorOptions {
    * Results must not change (SPEC section 3); tests use it to prove that.
    */
   shuffleSeed?: number;
+  /**
+   * Let modules that can (the reference NIC's cores) run trains: beats whose cycles
+   * are known in advance move without evaluating either end per beat, and modules
+   * wake only where something happens at a given cycle (issue 3). Every handshake,
+   * delivery and counter stays at the cycle of the plain per-cycle run; only the
+   * number of evaluations, and `now` after runUntilIdle, differ. Default true; off
+   * while a CycleObserver (VCD) is attached before the first cycle.
+   */
+  trains?: boolean;
 }
 
 /**
@@ -54,10 +63,21 @@ export class Simulator {
   private rng: number;
   private stepping = false;
   private readonly shuffle: boolean;
+  private readonly trainsAllowed: boolean;
+  /** Modules added since trains were last decided (from this index on). */
+  private trainsDecidedUpTo = 0;
+  /** Modules running trains, settled at the end of every run. */
+  private readonly trained: ClockedModule[] = [];
 
   constructor(options: SimulatorOptions = {}) {
     this.shuffle = options.shuffleSeed !== undefined;
     this.rng = (options.shuffleSeed ?? 1) >>> 0 || 1;
+    this.trainsAllowed = options.trains ?? true;
+  }
+
+  /** The latest cycle whose effects have happened (or are happening, during a step). */
+  settledCycle(): number {
+    return this.stepping ? this.now : this.now - 1;
   }
 
   add<M extends ClockedModule>(module: M): M {
@@ -114,10 +134,14 @@ export class Simulator {
     for (;;) {
       const t = this.nextEventCycle();
       if (t >= endCycle) break;
-      if (steps++ >= maxSteps) return false;
+      if (steps++ >= maxSteps) {
+        this.settleTrains(this.now - 1);
+        return false;
+      }
       this.step(t);
     }
     if (endCycle > this.now) this.now = endCycle;
+    this.settleTrains(endCycle - 1);
     return true;
   }
 
@@ -128,11 +152,61 @@ export class Simulator {
       if (t === IDLE || t >= limitCycle) break;
       this.step(t);
     }
+    // What trains worked out ahead happened by now in the per-cycle run.
+    const last = this.settleTrains(limitCycle - 1);
+    if (last + 1 > this.now) this.now = last + 1;
     return this.now;
+  }
+
+  private settleTrains(cycle: number): number {
+    let last = Number.NEGATIVE_INFINITY;
+    for (const m of this.trained) {
+      const c = m.settleTrains(cycle);
+      if (c > last) last = c;
+    }
+    return last;
+  }
+
+  /**
+   * Switches to trains every module that can run them and whose channels all lead to
+   * modules that can too (the others, and everything when a CycleObserver is attached,
+   * keep per-cycle registered channels).
+   */
+  private decideTrains(): void {
+    const from = this.trainsDecidedUpTo;
+    this.trainsDecidedUpTo = this.modules.length;
+    if (!this.trainsAllowed || this.observer !== null) return;
+    const candidate = new Uint8Array(this.modules.length);
+    for (let i = from; i < this.modules.length; i++) if (this.modules[i]!.canRunTrains()) candidate[i] = 1;
+    for (let changed = true; changed; ) {
+      changed = false;
+      for (let i = from; i < this.modules.length; i++) {
+        if (candidate[i] === 0) continue;
+        for (const ch of this.modules[i]!.channels) {
+          const other = ch.producer === this.modules[i] ? ch.consumer : ch.producer;
+          if (other === null || other.sim !== this || candidate[other.id] === 0) {
+            candidate[i] = 0;
+            changed = true;
+            break;
+          }
+        }
+      }
+    }
+    const started: ClockedModule[] = [];
+    for (let i = from; i < this.modules.length; i++) {
+      if (candidate[i] === 0) continue;
+      const m = this.modules[i]!;
+      m.trains = true;
+      for (const ch of m.channels) ch.trained = true;
+      this.trained.push(m);
+      started.push(m);
+    }
+    for (const m of started) m.startTrains();
   }
 
   /** Evaluates and commits cycle `t` (the earliest pending one). */
   private step(t: number): void {
+    if (this.trainsDecidedUpTo < this.modules.length) this.decideTrains();
     const w = this.wakeCycle;
     const modules = this.modules;
     const awake = this.awake;
