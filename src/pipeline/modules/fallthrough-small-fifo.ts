@@ -288,6 +288,8 @@ export class FallthroughFifoTimeline {
     // e_k needs e_{k-1} and r_{k-3}, and the head's dout cycle needs r of the word before it.
     const limit = Math.min(this.read - 1, this.exitsKnown - 3);
     let b = this.base;
+    // In batches: the words kept only cost memory.
+    if (b + 8 > limit) return;
     while (b < limit && this.rCycle[b & this.mask]! < cycle) {
       this.packets[b & this.mask] = null;
       b++;

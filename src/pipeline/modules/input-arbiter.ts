@@ -244,15 +244,30 @@ export class InputArbiter extends ClockedModule {
         let limit = Number.POSITIVE_INFINITY;
         let earliestUnknown = Number.POSITIVE_INFINITY;
         const from0 = this.decidedUntil;
+        const now = this.sim!.now;
         for (let i = 0; i < n; i++) {
           const t = tls[i]!;
           const known = t.read < t.written;
-          const c = known ? t.headDoutCycle() : this.ins[i]!.producer!.trainHorizon(this.ins[i]!) + 3;
+          let c: number;
+          if (known) {
+            c = t.headDoutCycle();
+          } else {
+            const ch = this.ins[i]!;
+            // An input with an empty FIFO has nothing not yet posted (its producer posts
+            // whatever it can, and only a full FIFO stops it): it is idle.
+            const idle = ch.idleLookaheadCycles;
+            if (idle === idle) {
+              c = now + idle;
+              if (c <= ch.lastPostedCycle) c = ch.lastPostedCycle + 1;
+              if (c > ch.idleHorizonUsed) ch.idleHorizonUsed = c;
+              c += 3;
+            } else {
+              c = ch.producer!.trainHorizon(ch) + 3;
+            }
+          }
           const from = c > from0 ? c : from0;
           // The pointer stands at (curQueue + from - from0) mod n in cycle `from`.
-          const x = this.curQueue + (from - from0);
-          let d = i - (x - Math.floor(x / n) * n);
-          if (d < 0) d += n;
+          const d = modulo(i - this.curQueue - (from - from0), n);
           const at = from + d;
           if (known) {
             if (at < offer) {
@@ -267,8 +282,7 @@ export class InputArbiter extends ClockedModule {
         if (offer >= limit) {
           // Every queue the pointer passes before `limit` is empty then.
           if (limit > from0) {
-            const x = this.curQueue + (limit - from0);
-            this.curQueue = x - Math.floor(x / n) * n;
+            this.curQueue = modulo(this.curQueue + (limit - from0), n);
             this.decidedUntil = limit;
           }
           // Horizons of idle inputs grow a cycle a cycle: come back when every queue
@@ -298,7 +312,7 @@ export class InputArbiter extends ClockedModule {
       this.decidedUntil = h + 1;
     }
     out.flushPosts();
-    for (const ch of this.ins) ch.wakeProducer();
+    for (let i = 0; i < n; i++) if (this.ins[i]!.producerWaiting) this.ins[i]!.wakeProducer();
     const settled = this.sim!.settledCycle();
     this.deferred.settle(settled);
     for (const t of tls) t.forgetBefore(settled);
@@ -312,4 +326,13 @@ export class InputArbiter extends ClockedModule {
       ...this.fifos.map((f, i) => ({ name: `in${i}_level`, width: 8, read: () => f.occupancy() })),
     ];
   }
+}
+
+/** x mod n in [0, n) for any safe integer x; int32 arithmetic when it fits (the common case). */
+function modulo(x: number, n: number): number {
+  if (x >= -0x40000000 && x < 0x40000000) {
+    const r = (x | 0) % n;
+    return r < 0 ? r + n : r;
+  }
+  return x - Math.floor(x / n) * n;
 }

@@ -81,6 +81,9 @@ export class Nf10gRx extends ClockedModule {
 
   /** A frame from the link, whose sender started it no earlier than `cycle`. */
   receiveFrame(frame: Uint8Array, cycle: number): void {
+    // Trains have worked out every cycle before now: a frame handed for a past cycle
+    // (no port here does that) is taken as arriving now. Per cycle it is processed late.
+    if (this.trains && cycle < this.sim!.now) cycle = this.sim!.now;
     const len = frame.length;
     const timing = this.timing;
     const arrival = Math.max(timing.unitsAt(cycle), this.wireFreeUnits);
@@ -108,7 +111,7 @@ export class Nf10gRx extends ClockedModule {
     if (this.trains) {
       // Only a frame that is the first not yet posted could move before what the arbiter was promised.
       const first = this.current === null && this.rxq.length === 0 && this.wire.length === 1;
-      if (first && Math.max(lastWordCycle + FIRST_BEAT_AFTER_LAST_WORD, this.out.lastPostedCycle + 1) < this.promisedHorizon) {
+      if (first && Math.max(lastWordCycle + FIRST_BEAT_AFTER_LAST_WORD, this.out.lastPostedCycle + 1) < Math.max(this.promisedHorizon, this.out.idleHorizonUsed)) {
         throw new Error(`${this.name}: a frame for cycle ${cycle} arrives after the model passed that cycle (trains need frames handed at or after the current cycle)`);
       }
       this.runPump();
@@ -200,6 +203,8 @@ export class Nf10gRx extends ClockedModule {
 
   override startTrains(): void {
     this.shortestLastWordUnits = this.timing.lastWordUnits(MIN_FRAME_NO_FCS);
+    // A frame handed over at cycle c >= now has its first beat no earlier than this after c.
+    this.out.idleLookaheadCycles = this.timing.cycleAt(this.shortestLastWordUnits) + FIRST_BEAT_AFTER_LAST_WORD;
   }
 
   override trainAcceptable(): void {

@@ -81,6 +81,9 @@ export class NfRiffaDma extends ClockedModule {
 
   /** A frame the host driver sends on virtual port `index` (dma0..dma3) at `cycle`. */
   fromHostFrame(index: number, frame: Uint8Array, cycle: number): void {
+    // Trains have worked out every cycle before now: a frame handed for a past cycle
+    // (no port here does that) is taken as handed now. Per cycle it is processed late.
+    if (this.trains && cycle < this.sim!.now) cycle = this.sim!.now;
     const len = frame.length;
     if (len < MIN_HOST_FRAME) {
       this.counters[this.idx.dropRunt]!++;
@@ -106,7 +109,7 @@ export class NfRiffaDma extends ClockedModule {
     if (this.trains) {
       // Only a frame that is the first not yet posted could move before what the arbiter was promised.
       const first = this.current === null && this.fromHost.length === 1;
-      if (first && Math.max(ready, this.out.lastPostedCycle + 1) < this.promisedHorizon) throw new Error(`${this.name}: a host frame for cycle ${cycle} arrives after the model passed that cycle (trains need frames handed at or after the current cycle)`);
+      if (first && Math.max(ready, this.out.lastPostedCycle + 1) < Math.max(this.promisedHorizon, this.out.idleHorizonUsed)) throw new Error(`${this.name}: a host frame for cycle ${cycle} arrives after the model passed that cycle (trains need frames handed at or after the current cycle)`);
       this.runPump();
     } else {
       this.wakeAt(ready - 1);
@@ -171,6 +174,11 @@ export class NfRiffaDma extends ClockedModule {
 
   override canRunTrains(): boolean {
     return true;
+  }
+
+  override startTrains(): void {
+    // A host frame handed over at cycle c >= now is ready no earlier than this after c.
+    this.out.idleLookaheadCycles = Math.ceil((PAD_HOST_FRAME * this.pcieUnitsPerByte) / this.pcieUnitsPerCycle) + dma.hostToCoreLatencyCycles.value;
   }
 
   override trainPosted(): void {

@@ -295,6 +295,8 @@ export class OutputQueues extends ClockedModule {
     // as they know), so reads not yet posted happen after it.
     const settled = this.sim!.settledCycle();
     let waitUntil = IDLE;
+    /** Queues posted to in this pump. */
+    let posted = 0;
     for (let progress = true; progress; ) {
       progress = false;
       for (let m = this.unreadMask; m !== 0; m &= m - 1) {
@@ -316,6 +318,7 @@ export class OutputQueues extends ClockedModule {
           }
           out.post(p, beat, h);
           data.readHead(h);
+          posted |= 1 << q;
           progress = true;
         }
         if (data.read === data.written) this.unreadMask &= ~(1 << q);
@@ -375,12 +378,13 @@ export class OutputQueues extends ClockedModule {
         progress = true;
       }
     }
-    for (let q = 0; q < n; q++) this.outs[q]!.flushPosts();
-    this.deferred.settle(settled);
-    for (let q = 0; q < n; q++) {
+    for (let m = posted; m !== 0; m &= m - 1) {
+      const q = 31 - Math.clz32(m & -m);
+      this.outs[q]!.flushPosts();
       dataTl[q]!.forgetBefore(settled);
       metaTl[q]!.forgetBefore(settled);
     }
+    this.deferred.settle(settled);
     if (waitUntil < IDLE) this.wakeAt(waitUntil);
   }
 

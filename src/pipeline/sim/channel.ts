@@ -64,6 +64,14 @@ export class AxisChannel {
   afterLast = true;
   /** The producer stopped because `acceptCycle` was not yet known; the consumer calls its trainAcceptable. */
   producerWaiting = false;
+  /**
+   * Set by a producer whose horizon, whenever it has nothing not yet posted, is at
+   * least `now + idleLookaheadCycles` (frames from a port: a 10G receiver, the DMA
+   * engine). Lets a consumer skip asking `trainHorizon` for an input it knows is idle.
+   */
+  idleLookaheadCycles = Number.NaN;
+  /** The latest horizon a consumer derived from `idleLookaheadCycles` (the producer must honour it). */
+  idleHorizonUsed = Number.NEGATIVE_INFINITY;
   private postPackets: (Packet | null)[] = [];
   private postBeats = new Int32Array(0);
   private postCycles = new Float64Array(0);
