@@ -84,6 +84,8 @@ export abstract class ClockedModule {
   // each beat with the cycle it moves (asking the consumer when that is), a consumer
   // takes posted beats in order, and both work out what the RTL does cycle by cycle
   // from those cycles, waking only where something must happen at a given cycle.
+  // What such a module shows between runs: counters exact at `now` (settleTrains);
+  // state machines and FIFOs as far as worked out, which may be ahead of `now`.
 
   /** Set by the simulator when this module runs trains. */
   trains = false;

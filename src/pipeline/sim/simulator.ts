@@ -18,8 +18,9 @@ export interface SimulatorOptions {
    * are known in advance move without evaluating either end per beat, and modules
    * wake only where something happens at a given cycle (issue 3). Every handshake,
    * delivery and counter stays at the cycle of the plain per-cycle run; only the
-   * number of evaluations, and `now` after runUntilIdle, differ. Default true; off
-   * while a CycleObserver (VCD) is attached before the first cycle.
+   * number of evaluations, `now` after runUntilIdle, and module internals read between
+   * runs (state machines, FIFOs: worked out ahead) differ. Default true; off while a
+   * CycleObserver (VCD) is attached before the first cycle.
    */
   trains?: boolean;
 }
