@@ -47,6 +47,8 @@ export interface ClassifierTables {
  * or that is not IPv4, goes on to the host unchanged, counted.
  */
 export class Classifier extends ClockedModule {
+  /** An AXI4-Stream core: only handshakes and new offers wake it (ClockedModule). */
+  override readonly wakeOnHandshakeOnly = true;
   readonly fifo: FallthroughSmallFifo;
   private readonly in: AxisChannel;
   private readonly out: AxisChannel;

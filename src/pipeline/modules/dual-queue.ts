@@ -28,6 +28,8 @@ export interface DualQueueParams {
  * two can never disagree (SPEC: "enqueued and dequeued together").
  */
 export class DualQueue extends ClockedModule {
+  /** An AXI4-Stream core: only handshakes and new offers wake it (ClockedModule). */
+  override readonly wakeOnHandshakeOnly = true;
   readonly main: FallthroughSmallFifo;
   readonly sub: FallthroughSmallFifo;
   private readonly in: AxisChannel;
