@@ -2,6 +2,7 @@
 import { copyMac, readIpv4, readMac48, writeIpv4 } from './address.ts';
 import { EtherType } from './ethernet.ts';
 import { WireError, type ParseOutcome, type WireErrorCode } from './error.ts';
+import { ByteView } from './view.ts';
 
 export const ArpOp = { Request: 1, Reply: 2 } as const;
 
@@ -12,23 +13,7 @@ const ARP_FIXED_LEN = 8;
 /** Ethernet/IPv4 packet: 8 fixed bytes, two (MAC, IPv4) pairs. */
 export const ARP_PACKET_LEN = 28;
 
-const EMPTY = new Uint8Array(0);
-
-export class ArpView {
-  buf: Uint8Array;
-  offset: number;
-
-  constructor(buf: Uint8Array = EMPTY, offset = 0) {
-    this.buf = buf;
-    this.offset = offset;
-  }
-
-  reset(buf: Uint8Array, offset: number): this {
-    this.buf = buf;
-    this.offset = offset;
-    return this;
-  }
-
+export class ArpView extends ByteView {
   /** Ok only for a complete Ethernet/IPv4 ARP packet; other hardware or protocol types are BadArp. */
   check(length: number): WireErrorCode {
     if (length < ARP_FIXED_LEN) return WireError.Truncated;
@@ -42,16 +27,6 @@ export class ArpView {
     }
     if (length < ARP_PACKET_LEN) return WireError.Truncated;
     return WireError.Ok;
-  }
-
-  private u16(at: number): number {
-    const o = this.offset + at;
-    return (this.buf[o]! << 8) | this.buf[o + 1]!;
-  }
-  private setU16(at: number, value: number): void {
-    const o = this.offset + at;
-    this.buf[o] = value >>> 8;
-    this.buf[o + 1] = value;
   }
 
   get hardwareType(): number {

@@ -5,6 +5,7 @@
  */
 import { copyMac, readMac48 } from './address.ts';
 import { WireError, type ParseOutcome, type WireErrorCode } from './error.ts';
+import { ByteView } from './view.ts';
 
 /** IEEE 802 EtherType values (IANA registry). */
 export const EtherType = {
@@ -25,24 +26,8 @@ export const ETHERNET_MIN_FRAME_LEN = 60;
 export const ETHERNET_MAX_FRAME_LEN = 1514;
 export const VLAN_ID_NONE = -1;
 
-const EMPTY = new Uint8Array(0);
-
 /** Zero-copy view of an Ethernet header; re-point it with `reset` for each frame. */
-export class EthernetView {
-  buf: Uint8Array;
-  offset: number;
-
-  constructor(buf: Uint8Array = EMPTY, offset = 0) {
-    this.buf = buf;
-    this.offset = offset;
-  }
-
-  reset(buf: Uint8Array, offset: number): this {
-    this.buf = buf;
-    this.offset = offset;
-    return this;
-  }
-
+export class EthernetView extends ByteView {
   /** Validates that `length` bytes from `offset` hold the header (and the tag, if tagged). */
   check(length: number): WireErrorCode {
     if (length < ETHERNET_HEADER_LEN) return WireError.Truncated;

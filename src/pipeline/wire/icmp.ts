@@ -5,6 +5,7 @@
  */
 import { icmpChecksum, verifyIcmpChecksum } from './checksum.ts';
 import { WireError, type ParseOutcome, type WireErrorCode } from './error.ts';
+import { ByteView } from './view.ts';
 
 export const IcmpType = {
   EchoReply: 0,
@@ -16,36 +17,10 @@ export const IcmpType = {
 
 export const ICMP_HEADER_LEN = 8;
 
-const EMPTY = new Uint8Array(0);
-
-export class IcmpView {
-  buf: Uint8Array;
-  offset: number;
-
-  constructor(buf: Uint8Array = EMPTY, offset = 0) {
-    this.buf = buf;
-    this.offset = offset;
-  }
-
-  reset(buf: Uint8Array, offset: number): this {
-    this.buf = buf;
-    this.offset = offset;
-    return this;
-  }
-
+export class IcmpView extends ByteView {
   /** `length` is the IP payload length; Truncated under the 8-byte header. */
   check(length: number): WireErrorCode {
     return length < ICMP_HEADER_LEN ? WireError.Truncated : WireError.Ok;
-  }
-
-  private u16(at: number): number {
-    const o = this.offset + at;
-    return (this.buf[o]! << 8) | this.buf[o + 1]!;
-  }
-  private setU16(at: number, value: number): void {
-    const o = this.offset + at;
-    this.buf[o] = value >>> 8;
-    this.buf[o + 1] = value;
   }
 
   get type(): number {

@@ -10,3 +10,4 @@ export * from './udp.ts';
 export * from './tcp.ts';
 export * from './parse.ts';
 export * from './build.ts';
+export * from './view.ts';

@@ -6,6 +6,7 @@
 import { readIpv4, writeIpv4 } from './address.ts';
 import { ipv4HeaderChecksum, verifyIpv4HeaderChecksum } from './checksum.ts';
 import { WireError, type ParseOutcome, type WireErrorCode } from './error.ts';
+import { ByteView } from './view.ts';
 
 /** IANA protocol numbers the NIC knows. */
 export const IpProtocol = {
@@ -22,23 +23,7 @@ export const IPV4_MAX_HEADER_LEN = 60;
 const FLAG_DONT_FRAGMENT = 0x40;
 const FLAG_MORE_FRAGMENTS = 0x20;
 
-const EMPTY = new Uint8Array(0);
-
-export class Ipv4View {
-  buf: Uint8Array;
-  offset: number;
-
-  constructor(buf: Uint8Array = EMPTY, offset = 0) {
-    this.buf = buf;
-    this.offset = offset;
-  }
-
-  reset(buf: Uint8Array, offset: number): this {
-    this.buf = buf;
-    this.offset = offset;
-    return this;
-  }
-
+export class Ipv4View extends ByteView {
   /**
    * Validates `length` bytes from `offset` before any field is trusted:
    * Truncated (under 20 bytes, or under IHL x 4), BadVersion, BadIhl (< 5),
@@ -55,16 +40,6 @@ export class Ipv4View {
     const totalLength = this.totalLength;
     if (totalLength < headerLength || totalLength > length) return WireError.BadTotalLength;
     return WireError.Ok;
-  }
-
-  private u16(at: number): number {
-    const o = this.offset + at;
-    return (this.buf[o]! << 8) | this.buf[o + 1]!;
-  }
-  private setU16(at: number, value: number): void {
-    const o = this.offset + at;
-    this.buf[o] = value >>> 8;
-    this.buf[o + 1] = value;
   }
 
   get version(): number {

@@ -1,6 +1,7 @@
 /** TCP segment headers (RFC 793, flags per RFC 3168 and RFC 3540). */
 import { tcpChecksum, verifyTcpChecksum } from './checksum.ts';
 import { WireError, type ParseOutcome, type WireErrorCode } from './error.ts';
+import { ByteView } from './view.ts';
 
 export const TCP_HEADER_LEN = 20;
 
@@ -17,23 +18,7 @@ export const TcpFlags = {
   Ns: 0x100,
 } as const;
 
-const EMPTY = new Uint8Array(0);
-
-export class TcpView {
-  buf: Uint8Array;
-  offset: number;
-
-  constructor(buf: Uint8Array = EMPTY, offset = 0) {
-    this.buf = buf;
-    this.offset = offset;
-  }
-
-  reset(buf: Uint8Array, offset: number): this {
-    this.buf = buf;
-    this.offset = offset;
-    return this;
-  }
-
+export class TcpView extends ByteView {
   /**
    * `length` is the segment length (the IP payload). Truncated under 20 bytes; BadTcpOffset
    * when the data offset is under 5 words or the header would run past the segment.
@@ -43,28 +28,6 @@ export class TcpView {
     const headerLength = this.headerLength;
     if (headerLength < TCP_HEADER_LEN || headerLength > length) return WireError.BadTcpOffset;
     return WireError.Ok;
-  }
-
-  private u16(at: number): number {
-    const o = this.offset + at;
-    return (this.buf[o]! << 8) | this.buf[o + 1]!;
-  }
-  private setU16(at: number, value: number): void {
-    const o = this.offset + at;
-    this.buf[o] = value >>> 8;
-    this.buf[o + 1] = value;
-  }
-  private u32(at: number): number {
-    const b = this.buf;
-    const o = this.offset + at;
-    return ((b[o]! << 24) | (b[o + 1]! << 16) | (b[o + 2]! << 8) | b[o + 3]!) >>> 0;
-  }
-  private setU32(at: number, value: number): void {
-    const o = this.offset + at;
-    this.buf[o] = value >>> 24;
-    this.buf[o + 1] = value >>> 16;
-    this.buf[o + 2] = value >>> 8;
-    this.buf[o + 3] = value;
   }
 
   get srcPort(): number {

@@ -1,26 +1,11 @@
 /** UDP datagrams (RFC 768). */
 import { udpChecksum, verifyUdpChecksum } from './checksum.ts';
 import { WireError, type ParseOutcome, type WireErrorCode } from './error.ts';
+import { ByteView } from './view.ts';
 
 export const UDP_HEADER_LEN = 8;
 
-const EMPTY = new Uint8Array(0);
-
-export class UdpView {
-  buf: Uint8Array;
-  offset: number;
-
-  constructor(buf: Uint8Array = EMPTY, offset = 0) {
-    this.buf = buf;
-    this.offset = offset;
-  }
-
-  reset(buf: Uint8Array, offset: number): this {
-    this.buf = buf;
-    this.offset = offset;
-    return this;
-  }
-
+export class UdpView extends ByteView {
   /**
    * `length` is the IP payload length. Truncated under 8 bytes; BadUdpLength when the
    * length field is under 8 or larger than the IP payload (RFC 768).
@@ -30,16 +15,6 @@ export class UdpView {
     const udpLength = this.length;
     if (udpLength < UDP_HEADER_LEN || udpLength > length) return WireError.BadUdpLength;
     return WireError.Ok;
-  }
-
-  private u16(at: number): number {
-    const o = this.offset + at;
-    return (this.buf[o]! << 8) | this.buf[o + 1]!;
-  }
-  private setU16(at: number, value: number): void {
-    const o = this.offset + at;
-    this.buf[o] = value >>> 8;
-    this.buf[o + 1] = value;
   }
 
   get srcPort(): number {
