@@ -20,6 +20,7 @@
  * Root only. Bounded: about 15 s with the defaults. Tears everything down, also on error.
  *
  * usage: node --import tsx tools/bench/tap.ts [--backend addon|koffi] [--duration-s 2] [--compare-wire]
+ *        [--forwarder fatriot|reference|wire]
  */
 import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { pathToFileURL } from 'node:url';
@@ -293,9 +294,17 @@ if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.a
       backend: { type: 'string', default: 'auto' },
       'duration-s': { type: 'string', default: '2' },
       'compare-wire': { type: 'boolean', default: false },
+      forwarder: { type: 'string', default: 'fatriot' },
     },
   });
-  benchTap({ backend: values.backend as TapBackendKind | 'auto', durationS: Number(values['duration-s']), compareWire: values['compare-wire'] })
+  const kind = values.forwarder;
+  if (kind !== 'fatriot' && kind !== 'reference' && kind !== 'wire') throw new Error(`--forwarder must be fatriot, reference or wire, not ${kind}`);
+  benchTap({
+    backend: values.backend as TapBackendKind | 'auto',
+    durationS: Number(values['duration-s']),
+    compareWire: values['compare-wire'],
+    ...(kind === 'fatriot' ? {} : { forwarder: kind === 'wire' ? wireForwarder : nicForwarder('reference'), forwarderName: kind === 'wire' ? 'wire' : 'reference-nic' }),
+  })
     .then((result) => console.log(JSON.stringify(result)))
     .catch((error: Error) => {
       console.error(error.message);

@@ -47,6 +47,8 @@ export interface ClassifierTables {
  * or that is not IPv4, goes on to the host unchanged, counted.
  */
 export class Classifier extends ClockedModule {
+  /** Runs among train-running cores through a TrainBridge (it keeps the AXI4-Stream rules). */
+  override readonly bridgesTrains = true;
   /** An AXI4-Stream core: only handshakes and new offers wake it (ClockedModule). */
   override readonly wakeOnHandshakeOnly = true;
   readonly fifo: FallthroughSmallFifo;

@@ -28,6 +28,8 @@ export interface DualQueueParams {
  * two can never disagree (SPEC: "enqueued and dequeued together").
  */
 export class DualQueue extends ClockedModule {
+  /** Runs among train-running cores through a TrainBridge (it keeps the AXI4-Stream rules). */
+  override readonly bridgesTrains = true;
   /** An AXI4-Stream core: only handshakes and new offers wake it (ClockedModule). */
   override readonly wakeOnHandshakeOnly = true;
   readonly main: FallthroughSmallFifo;

@@ -155,6 +155,8 @@ function portIndexOf(srcPortOneHot: number): number {
 }
 
 export class FailsafeHandler extends ClockedModule {
+  /** Runs among train-running cores through a TrainBridge (it keeps the AXI4-Stream rules). */
+  override readonly bridgesTrains = true;
   private readonly direct: AxisChannel;
   private readonly mirror: AxisChannel;
   private readonly tx: AxisChannel;

@@ -124,6 +124,13 @@ const PHASE_MONITORING = 1;
 const MAX_U32 = 0xffffffff;
 
 export class HeartbeatManager extends ClockedModule {
+  /** Runs among train-running cores through a TrainBridge (it keeps the AXI4-Stream rules). */
+  override readonly bridgesTrains = true;
+
+  /** Its input is consumed at once: tready is high in every cycle. */
+  override bridgeInputAlwaysReady(): boolean {
+    return true;
+  }
   readonly depth: number;
   /** Replies on rx that matched no outstanding heartbeat (stale, wrong sequence, unknown port). */
   unmatchedReplies = 0;

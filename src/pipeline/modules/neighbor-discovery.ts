@@ -141,6 +141,13 @@ export function parseAnnouncement(buf: Uint8Array, offset: number, length: numbe
 }
 
 export class NeighborDiscovery extends ClockedModule {
+  /** Runs among train-running cores through a TrainBridge (it keeps the AXI4-Stream rules). */
+  override readonly bridgesTrains = true;
+
+  /** Its input is consumed at once: tready is high in every cycle. */
+  override bridgeInputAlwaysReady(): boolean {
+    return true;
+  }
   private readonly rx: AxisChannel;
   private readonly tx: AxisChannel;
   private readonly pool: PacketPool;

@@ -203,7 +203,8 @@ export class AxisChannel {
 
   /** Puts the channel on its simulator's commit list (a `next*` value changed). */
   private touch(): void {
-    if (this.sim !== null) {
+    // Trained channels carry posted handshakes; their registered values are not latched.
+    if (this.sim !== null && !this.trained) {
       this.pendingCommit = true;
       this.sim.touchChannel(this);
     }

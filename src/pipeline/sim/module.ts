@@ -1,5 +1,6 @@
 import type { AxisChannel } from './channel.ts';
 import type { Simulator } from './simulator.ts';
+import { TrainBridge } from './train-bridge.ts';
 
 /** What a module shows in a VCD trace: a name, a width in bits and how to read it. */
 export interface TraceSignal {
@@ -27,6 +28,8 @@ export abstract class ClockedModule {
   /** Index in the simulator, set by Simulator.add. */
   id = -1;
   sim: Simulator | null = null;
+  /** The cycle of the last step that evaluated (or is evaluating) this module. */
+  stepCycle = -1;
   readonly channels: AxisChannel[] = [];
   /**
    * True for a module that reacts to its channels only through handshakes and offers,
@@ -90,9 +93,24 @@ export abstract class ClockedModule {
   /** Set by the simulator when this module runs trains. */
   trains = false;
 
-  /** True when the module implements the train protocol on all its channels. */
-  canRunTrains(): boolean {
+  /**
+   * A per-cycle module that keeps the AXI4-Stream rules (see TrainBridge) and can
+   * therefore run among train-running neighbours through a TrainBridge. Set it as a
+   * field initializer; a module with trains of its own overrides the train methods instead.
+   */
+  readonly bridgesTrains: boolean = false;
+  /** Set in startTrains for a module that `bridgesTrains`; the simulator evaluates it through the bridge. */
+  bridge: TrainBridge | null = null;
+
+  /** Bridge: tready of input `ch` is high in every cycle (the module never lowers it). */
+  bridgeInputAlwaysReady(ch: AxisChannel): boolean {
+    void ch;
     return false;
+  }
+
+  /** True when the module implements the train protocol on all its channels (or bridges them). */
+  canRunTrains(): boolean {
+    return this.bridgesTrains;
   }
 
   /**
@@ -100,16 +118,18 @@ export abstract class ClockedModule {
    * sets up only (its neighbours may not be set up yet). Every module is evaluated in
    * its first cycle, where it can start posting.
    */
-  startTrains(): void {}
+  startTrains(): void {
+    if (this.bridgesTrains) this.bridge = new TrainBridge(this);
+  }
 
   /** Consumer: beats were posted on input `ch`. Called synchronously by the producer. */
   trainPosted(ch: AxisChannel): void {
-    void ch;
+    this.bridge?.trainPosted(ch);
   }
 
   /** Producer: the consumer of `ch` can now answer `trainAccept` for more beats. */
   trainAcceptable(ch: AxisChannel): void {
-    void ch;
+    this.bridge?.trainAcceptable(ch);
   }
 
   /**
@@ -118,15 +138,14 @@ export abstract class ClockedModule {
    * when it starts a packet. -1 while not yet known.
    */
   trainAccept(ch: AxisChannel, index: number, offerCycle: number, afterLast: boolean): number {
-    void ch;
     void index;
     void afterLast;
-    return offerCycle;
+    return this.bridge === null ? offerCycle : this.bridge.trainAccept(ch, offerCycle);
   }
 
   /** Producer: no beat not yet posted on `ch` moves before this cycle. */
   trainHorizon(ch: AxisChannel): number {
-    void ch;
+    if (this.bridge !== null) return this.bridge.trainHorizon(ch);
     return this.sim === null ? 0 : this.sim.now + 1;
   }
 

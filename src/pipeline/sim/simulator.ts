@@ -73,7 +73,13 @@ export class Simulator {
   constructor(options: SimulatorOptions = {}) {
     this.shuffle = options.shuffleSeed !== undefined;
     this.rng = (options.shuffleSeed ?? 1) >>> 0 || 1;
-    this.trainsAllowed = options.trains ?? true;
+    // FATRIOT_TRAINS=0 turns trains off everywhere (to compare a run with the per-cycle model).
+    this.trainsAllowed = options.trains ?? process.env.FATRIOT_TRAINS !== '0';
+  }
+
+  /** True while a cycle is being evaluated and committed. */
+  get isStepping(): boolean {
+    return this.stepping;
   }
 
   /** The latest cycle whose effects have happened (or are happening, during a step). */
@@ -215,16 +221,23 @@ export class Simulator {
     while (this.heapSize > 0 && w[this.heap[0]!]! <= t) {
       const id = this.popMin();
       w[id] = IDLE;
-      awake[n++] = modules[id]!;
+      const m = modules[id]!;
+      m.stepCycle = t;
+      awake[n++] = m;
     }
     if (this.shuffle) this.shuffleFirst(awake, n);
     this.now = t;
     this.stepping = true;
-    for (let i = 0; i < n; i++) awake[i]!.evaluate(t);
+    for (let i = 0; i < n; i++) {
+      const m = awake[i]!;
+      if (m.bridge === null) m.evaluate(t);
+      else m.bridge.evaluate(t);
+    }
     const t1 = t + 1;
     for (let i = 0; i < n; i++) {
       const m = awake[i]!;
-      const next = m.commit(t);
+      let next = m.commit(t);
+      if (m.bridge !== null) next = m.bridge.nextCycle(t, next);
       if (next < IDLE) this.schedule(m.id, next <= t ? t1 : next);
     }
     // Channels touched in this cycle, and those whose beat moved in it (kept on the
