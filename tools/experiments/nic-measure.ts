@@ -15,6 +15,7 @@ import type { Port } from '../../src/dataplane/port.ts';
 import { WireTiming } from '../../src/pipeline/modules/ethernet-wire.ts';
 import { FatriotNic } from '../../src/pipeline/nic/fatriot-nic.ts';
 import type { NicShell } from '../../src/pipeline/nic/nic-shell.ts';
+import { Simulator } from '../../src/pipeline/sim/simulator.ts';
 import { ClockedModule, IDLE } from '../../src/pipeline/sim/module.ts';
 import { ReferenceNic } from '../../src/pipeline/nic/reference-nic.ts';
 import { buildUdpFrame } from '../../src/pipeline/wire/build.ts';
@@ -47,9 +48,10 @@ export async function configureServiceTarget(cfg: NicConfigurator): Promise<void
 }
 
 /** A standalone NIC of `kind`; a Fatriot NIC comes configured with the main service as its target. */
-export async function standaloneNic(kind: NicKind): Promise<NicShell> {
-  if (kind === 'reference') return new ReferenceNic();
-  const nic = new FatriotNic();
+export async function standaloneNic(kind: NicKind, options: { trains?: boolean } = {}): Promise<NicShell> {
+  const sim = new Simulator(options.trains === false ? { trains: false } : {});
+  if (kind === 'reference') return new ReferenceNic({ sim });
+  const nic = new FatriotNic({ sim });
   await configureServiceTarget(new NicConfigurator(nic));
   return nic;
 }
@@ -130,7 +132,8 @@ export async function measureLineRate(
   count: number,
   vcd?: { path: string; maxCycles: number },
 ): Promise<LineRateResult> {
-  const nic = await standaloneNic(kind);
+  // A VCD window opens after configuration: every handshake must be a registered signal then.
+  const nic = await standaloneNic(kind, { trains: vcd === undefined });
   const [nf, gen] = createMemoryLink('nf0', 'generator');
   const [dma, host] = createMemoryLink('dma0', 'host');
   nic.attach({ nf: [nf], dma: [dma] });

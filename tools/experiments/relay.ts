@@ -265,7 +265,8 @@ async function measurePath(
 ): Promise<{ result: SizeResult; files: string[] }> {
   const plan = FIG8_PLAN;
   const coreHz = coreClockHz();
-  const sim = new Simulator();
+  // The VCD window opens after configuration: every handshake must be a registered signal then.
+  const sim = new Simulator({ trains: vcdOut === null });
   const atBackupNic = new StampMeter();
   const atBackupHost = new StampMeter();
   const atMainIn = new StampMeter();

@@ -157,7 +157,8 @@ export class Classifier extends ClockedModule {
 
   commit(cycle: number): number {
     let wake = this.fifo.nextChangeCycle() - 1;
-    if (this.state === STATE_HEADER && this.verdicts.length > 0 && !this.out.valid) {
+    // Not offering the head for the next cycle yet (what evaluate drove): wake when its verdict is ready.
+    if (this.state === STATE_HEADER && this.verdicts.length > 0 && !this.out.nextValid) {
       const t = this.verdicts.peekTime() - 1;
       if (t < wake) wake = t;
     }

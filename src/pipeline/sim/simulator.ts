@@ -23,6 +23,13 @@ export interface SimulatorOptions {
    * CycleObserver (VCD) is attached before the first cycle.
    */
   trains?: boolean;
+  /**
+   * Evaluate every module in every cycle that is evaluated at all, not only those due
+   * (trains off). A module that asks to sleep through a cycle in which it would have
+   * changed something (a missed wake-up) then shows up as a difference from the normal
+   * run; tests compare the two.
+   */
+  everyCycle?: boolean;
 }
 
 /**
@@ -65,6 +72,7 @@ export class Simulator {
   private stepping = false;
   private readonly shuffle: boolean;
   private readonly trainsAllowed: boolean;
+  private readonly everyCycle: boolean;
   /** Modules added since trains were last decided (from this index on). */
   private trainsDecidedUpTo = 0;
   /** Modules running trains, settled at the end of every run. */
@@ -74,7 +82,13 @@ export class Simulator {
     this.shuffle = options.shuffleSeed !== undefined;
     this.rng = (options.shuffleSeed ?? 1) >>> 0 || 1;
     // FATRIOT_TRAINS=0 turns trains off everywhere (to compare a run with the per-cycle model).
-    this.trainsAllowed = options.trains ?? process.env.FATRIOT_TRAINS !== '0';
+    this.everyCycle = options.everyCycle ?? false;
+    this.trainsAllowed = !this.everyCycle && (options.trains ?? process.env.FATRIOT_TRAINS !== '0');
+  }
+
+  /** True once some module runs trains (decided at the first step). */
+  get runsTrains(): boolean {
+    return this.trained.length > 0;
   }
 
   /** True while a cycle is being evaluated and committed. */
@@ -224,6 +238,10 @@ export class Simulator {
       const m = modules[id]!;
       m.stepCycle = t;
       awake[n++] = m;
+    }
+    if (this.everyCycle) {
+      n = 0;
+      for (const m of modules) awake[n++] = m;
     }
     if (this.shuffle) this.shuffleFirst(awake, n);
     this.now = t;

@@ -29,6 +29,8 @@ export class VcdWriter implements CycleObserver {
   private readonly moduleVars = new Map<ClockedModule, { signals: TraceSignal[]; vars: Traced[] }>();
 
   constructor(path: string, sim: Simulator, clockPeriodNs: number, scopeName = 'top') {
+    // Channels between modules that run trains carry posted handshakes, not registered signals.
+    if (sim.runsTrains) throw new Error(`VCD ${path}: the simulator already runs trains; make it with { trains: false } to dump a VCD after the first cycle`);
     this.fd = openSync(path, 'w');
     this.periodPs = Math.round(clockPeriodNs * 1000);
     const out: string[] = [];

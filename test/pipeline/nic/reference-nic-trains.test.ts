@@ -109,6 +109,10 @@ describe('ReferenceNic with trains', () => {
       fc.property(fc.array(offer, { minLength: 1, maxLength: 120 }), fc.array(fc.integer({ min: 1, max: 3000 }), { minLength: 1, maxLength: 8 }), (offers, chunks) => {
         const plain = run(false, offers, chunks);
         const trains = run(true, offers, chunks);
+        // Every module evaluated in every evaluated cycle: a missed wake-up would differ.
+        const every = run(false, offers, chunks, new Simulator({ everyCycle: true }));
+        expect(plain.delivered).toEqual(every.delivered);
+        expect(plain.seen).toEqual(every.seen);
         expect(trains.delivered).toEqual(plain.delivered);
         expect(trains.seen).toEqual(plain.seen);
         expect(trains.counters).toEqual(plain.counters);

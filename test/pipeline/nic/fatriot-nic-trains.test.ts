@@ -1,0 +1,178 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { createMemoryLink } from '../../../src/dataplane/memory-link.ts';
+import type { Port } from '../../../src/dataplane/port.ts';
+import { FatriotNic } from '../../../src/pipeline/nic/fatriot-nic.ts';
+import { ClockedModule, IDLE } from '../../../src/pipeline/sim/module.ts';
+import { Simulator, type SimulatorOptions } from '../../../src/pipeline/sim/simulator.ts';
+import { buildArpFrame, buildIcmpEchoFrame, buildUdpFrame } from '../../../src/pipeline/wire/build.ts';
+import { formatIpv4 } from '../../../src/pipeline/wire/address.ts';
+import { HeaderParser, PacketKind } from '../../../src/pipeline/wire/parse.ts';
+import { NicConfigurator } from '../../../tools/experiments/configure.ts';
+
+const CLIENT = { ip: '10.0.0.1', mac: '02:00:00:00:00:01' };
+const SERVICE = { ip: '10.0.0.11', mac: '02:00:00:00:00:0b', port: 7 };
+const HOST = { ip: '10.0.0.10', mac: '02:00:00:00:00:0a' };
+const BACKUP = { ip: '10.0.0.21', mac: '02:00:00:00:00:15', port: 7 };
+const RELAY = { ip: '10.0.0.110', mac: '02:00:00:00:00:6e' };
+
+/** Sends frames on a port at the cycles it is given (in any order of calls, sent in cycle order). */
+class Responder extends ClockedModule {
+  private readonly queue: { frame: Uint8Array; cycle: number }[] = [];
+  constructor(
+    name: string,
+    private readonly port: Port,
+  ) {
+    super(name);
+  }
+  send(frame: Uint8Array, cycle: number): void {
+    this.queue.push({ frame, cycle });
+    this.queue.sort((a, b) => a.cycle - b.cycle);
+    this.wakeAt(cycle);
+  }
+  evaluate(cycle: number): void {
+    while (this.queue.length > 0 && this.queue[0]!.cycle <= cycle) this.port.transmit(this.queue.shift()!.frame, cycle);
+  }
+  commit(): number {
+    return this.queue.length > 0 ? this.queue[0]!.cycle : IDLE;
+  }
+}
+
+interface Scenario {
+  /** Client requests: cycle offset from the previous one, UDP payload bytes, and whether it goes to the service (else some other address). */
+  requests: { gap: number; payload: number; toService: boolean }[];
+  /** Cycle (from the start of traffic) at which the host stops answering. */
+  crashAt: number;
+  /** Cycles the host takes to answer. */
+  hostDelay: number;
+  /** Run boundaries: counters are compared at each. */
+  chunks: number[];
+  /** Heartbeat interval, seconds. */
+  intervalS: number;
+}
+
+/**
+ * A Fatriot NIC with its service, a UDP heartbeat to the service and an ICMP
+ * heartbeat to the host OS, a host that echoes until it crashes, a backup behind the
+ * wire that answers ARP and echoes relayed requests. Everything the NIC sends, with
+ * its cycle, and its counters at each run boundary.
+ */
+async function run(options: SimulatorOptions, sc: Scenario): Promise<{ log: string[]; events: string[] }> {
+  const nic = new FatriotNic({ sim: new Simulator(options) });
+  const [nf, wire] = createMemoryLink('nf0', 'wire');
+  const [dma, host] = createMemoryLink('dma0', 'host');
+  nic.attach({ nf: [nf], dma: [dma] });
+  const log: string[] = [];
+  const events: string[] = [];
+  nic.subscribe((e) => events.push(JSON.stringify(e)));
+  const cfg = new NicConfigurator(nic);
+  await cfg.nicAddresses({ relayIp: RELAY.ip, relayMac: RELAY.mac, hostIp: HOST.ip, relayPortBase: 20000, relayPortCount: 64 });
+  await cfg.target({ ip: SERVICE.ip, proto: 'udp', port: SERVICE.port, svcId: 1, critical: true });
+  await cfg.service({ ip: SERVICE.ip, proto: 'udp', port: SERVICE.port, backupIp: BACKUP.ip, backupPort: BACKUP.port });
+  const intervalS = sc.intervalS;
+  await cfg.heartbeat({ svcId: 1, kind: 'udp', targetIp: SERVICE.ip, targetMac: SERVICE.mac, port: SERVICE.port, payload: new Uint8Array([1, 2, 3, 4]), intervalS, threshold: 1.5, learnSamples: 2 });
+  await cfg.heartbeat({ svcId: 2, kind: 'host', targetIp: HOST.ip, targetMac: HOST.mac, intervalS, threshold: 1.5, learnSamples: 2 });
+  const sim = nic.sim;
+  const client = sim.add(new Responder('client', wire));
+  const hostSide = sim.add(new Responder('host_os', host));
+  const start = sim.now + 50;
+  const crashAt = start + sc.crashAt;
+  const parser = new HeaderParser();
+  const describe = (f: Uint8Array): string => {
+    const kind = parser.parse(f);
+    if (kind === PacketKind.Arp) return `arp ${parser.arpOp} ${formatIpv4(parser.arpSenderIp)}>${formatIpv4(parser.arpTargetIp)}`;
+    if (kind === PacketKind.Ipv4Udp) return `udp ${formatIpv4(parser.srcIp)}:${parser.srcPort}>${formatIpv4(parser.dstIp)}:${parser.dstPort} ${f.length}B`;
+    if (kind === PacketKind.Ipv4Icmp) return `icmp ${parser.icmpType} ${formatIpv4(parser.srcIp)}>${formatIpv4(parser.dstIp)} ${parser.icmpId}/${parser.icmpSeq}`;
+    return `other ${f.length}B`;
+  };
+  host.attach((f, c) => {
+    log.push(`host @${c} ${describe(f)}`);
+    if (c >= crashAt) return;
+    // The host OS and its echo service answer after hostDelay.
+    const kind = parser.parse(f);
+    if (kind === PacketKind.Ipv4Udp && parser.dstPort === SERVICE.port) {
+      const payload = f.slice(parser.payloadOffset);
+      hostSide.send(buildUdpFrame({ srcMac: SERVICE.mac, dstMac: CLIENT.mac, srcIp: parser.dstIp, dstIp: parser.srcIp, srcPort: parser.dstPort, dstPort: parser.srcPort, payload }), c + sc.hostDelay);
+    } else if (kind === PacketKind.Ipv4Icmp && parser.icmpType === 8) {
+      hostSide.send(buildIcmpEchoFrame({ type: 'reply', srcMac: HOST.mac, dstMac: RELAY.mac, srcIp: parser.dstIp, dstIp: parser.srcIp, identifier: parser.icmpId, sequence: parser.icmpSeq }), c + sc.hostDelay);
+    }
+  });
+  wire.attach((f, c) => {
+    log.push(`wire @${c} ${describe(f)}`);
+    const kind = parser.parse(f);
+    // The backup answers ARP for its address and echoes relayed requests.
+    if (kind === PacketKind.Arp && parser.arpOp === 1 && formatIpv4(parser.arpTargetIp) === BACKUP.ip) {
+      client.send(buildArpFrame({ op: 'reply', senderMac: BACKUP.mac, senderIp: BACKUP.ip, targetMac: RELAY.mac, targetIp: RELAY.ip }), c + 40);
+    } else if (kind === PacketKind.Ipv4Udp && formatIpv4(parser.dstIp) === BACKUP.ip) {
+      const payload = f.slice(parser.payloadOffset);
+      client.send(buildUdpFrame({ srcMac: BACKUP.mac, dstMac: RELAY.mac, srcIp: BACKUP.ip, dstIp: RELAY.ip, srcPort: parser.dstPort, dstPort: parser.srcPort, payload }), c + 60);
+    }
+  });
+  let at = start;
+  sc.requests.forEach((r, i) => {
+    at += r.gap;
+    const payload = new Uint8Array(r.payload);
+    payload[0] = i & 0xff;
+    const dstIp = r.toService ? SERVICE.ip : '10.0.0.99';
+    client.send(buildUdpFrame({ srcMac: CLIENT.mac, dstMac: SERVICE.mac, srcIp: CLIENT.ip, dstIp, srcPort: 40000 + (i % 7), dstPort: SERVICE.port, payload }), at);
+  });
+  for (const c of sc.chunks) {
+    sim.runUntil(sim.now + c);
+    log.push(`${sim.now}: ${Array.from(nic.regs.counters.values).join(',')} pool ${nic.pool.inUse}`);
+  }
+  sim.runUntil(Math.max(sim.now, at) + 40_000);
+  log.push(`end ${Array.from(nic.regs.counters.values).join(',')}`);
+  return { log, events };
+}
+
+/** A steady stream at a fixed spacing, sizes cycling: packets meet heartbeats at every phase. */
+const steady = fc
+  .record({ gap: fc.integer({ min: 8, max: 80 }), count: fc.integer({ min: 20, max: 300 }), sizes: fc.array(fc.integer({ min: 18, max: 200 }), { minLength: 1, maxLength: 4 }) })
+  .map(({ gap, count, sizes }) => Array.from({ length: count }, (_, i) => ({ gap, payload: sizes[i % sizes.length]!, toService: true })));
+
+const scenario: fc.Arbitrary<Scenario> = fc.record({
+  requests: fc.oneof(steady, fc.array(
+    fc.record({
+      // Back to back, close together and apart: contention with heartbeats in the tx mux, the arbiter and the queues.
+      gap: fc.oneof(fc.constant(0), fc.integer({ min: 1, max: 40 }), fc.integer({ min: 40, max: 3000 })),
+      payload: fc.oneof(fc.constantFrom(18, 19, 50, 51), fc.integer({ min: 18, max: 1472 })),
+      toService: fc.boolean(),
+    }),
+    { minLength: 1, maxLength: 60 },
+  )),
+  crashAt: fc.integer({ min: 2_000, max: 60_000 }),
+  hostDelay: fc.integer({ min: 20, max: 2_000 }),
+  chunks: fc.array(fc.integer({ min: 1, max: 5_000 }), { minLength: 1, maxLength: 6 }),
+  intervalS: fc.constantFrom(10e-6, 40e-6),
+});
+
+describe('FatriotNic with trains', () => {
+  it('sends every frame at the same cycle, with the same counters and events, as the per-cycle run and a run that evaluates every module in every cycle', async () => {
+    await fc.assert(
+      fc.asyncProperty(scenario, async (sc) => {
+        const every = await run({ everyCycle: true }, sc);
+        const perCycle = await run({ trains: false }, sc);
+        const trains = await run({ trains: true }, sc);
+        expect(perCycle.log).toEqual(every.log);
+        expect(trains.log).toEqual(every.log);
+        expect(perCycle.events).toEqual(every.events);
+        expect(trains.events).toEqual(every.events);
+      }),
+      { seed: 7, numRuns: 60 },
+    );
+  }, 240_000);
+
+  it('goes through fail-safe in the scenario (so the test covers relaying, ARP and the heartbeat timeout)', async () => {
+    const sc: Scenario = {
+      requests: Array.from({ length: 40 }, (_, i) => ({ gap: 2_000, payload: 18 + i, toService: true })),
+      crashAt: 30_000,
+      hostDelay: 100,
+      chunks: [10_000],
+      intervalS: 40e-6,
+    };
+    const { log, events } = await run({ trains: true }, sc);
+    expect(events.some((e) => e.includes('"failsafe"') && e.includes('"active":true'))).toBe(true);
+    expect(log.some((l) => l.startsWith('wire') && l.includes(`>${BACKUP.ip}:`))).toBe(true);
+    expect(log.some((l) => l.includes('arp 1'))).toBe(true);
+  }, 60_000);
+});
