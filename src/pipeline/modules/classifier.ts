@@ -6,7 +6,7 @@ import { TimedRing } from '../sim/ring.ts';
 import { counterIndex } from '../regs/register-map.ts';
 import type { CounterBank, TableMemory } from '../regs/table-memory.ts';
 import { HeaderParser, PacketKind } from '../wire/parse.ts';
-import { FallthroughSmallFifo } from './fallthrough-small-fifo.ts';
+import { FallthroughFifoTimeline, FallthroughSmallFifo } from './fallthrough-small-fifo.ts';
 import {
   DST_FAILSAFE_HANDLER,
   DST_HEARTBEAT_MANAGER,
@@ -47,8 +47,6 @@ export interface ClassifierTables {
  * or that is not IPv4, goes on to the host unchanged, counted.
  */
 export class Classifier extends ClockedModule {
-  /** Runs among train-running cores through a TrainBridge (it keeps the AXI4-Stream rules). */
-  override readonly bridgesTrains = true;
   /** An AXI4-Stream core: only handshakes and new offers wake it (ClockedModule). */
   override readonly wakeOnHandshakeOnly = true;
   readonly fifo: FallthroughSmallFifo;
@@ -120,6 +118,10 @@ export class Classifier extends ClockedModule {
   }
 
   evaluate(cycle: number): void {
+    if (this.trains) {
+      this.runPump();
+      return;
+    }
     const fifo = this.fifo;
     const out = this.out;
     const inCh = this.in;
@@ -156,6 +158,8 @@ export class Classifier extends ClockedModule {
   }
 
   commit(cycle: number): number {
+    // Trains: the next header to classify (the heap keeps one wake-up a module).
+    if (this.trains) return this.headers.peekTime();
     let wake = this.fifo.nextChangeCycle() - 1;
     // Not offering the head for the next cycle yet (what evaluate drove): wake when its verdict is ready.
     if (this.state === STATE_HEADER && this.verdicts.length > 0 && !this.out.nextValid) {
@@ -163,6 +167,111 @@ export class Classifier extends ClockedModule {
       if (t < wake) wake = t;
     }
     return wake <= cycle ? cycle + 1 : wake;
+  }
+
+  // --- Trains: the input FIFO as a timeline (as nic_output_port_lookup). A packet is
+  // classified in the cycle its last header beat is written, as the per-cycle model does,
+  // with the tables as they are then: the module wakes in that cycle for it, and posts
+  // the packet's first beat only after (from its verdict cycle), so the output queues see
+  // the verdict when they take the beat. Other beats leave from the cycle they reach dout.
+
+  private timeline: FallthroughFifoTimeline | null = null;
+  /** Packets whose last header beat is posted, keyed by its cycle: classified then. */
+  private readonly headers = new TimedRing<Packet>();
+
+  override canRunTrains(): boolean {
+    return true;
+  }
+
+  override startTrains(): void {
+    this.timeline = new FallthroughFifoTimeline(this.fifo.name, Math.log2(this.fifo.maxDepth));
+  }
+
+  override trainPosted(): void {
+    this.runPump();
+  }
+
+  override trainAcceptable(): void {
+    this.runPump();
+  }
+
+  override trainAccept(_ch: AxisChannel, index: number, offerCycle: number): number {
+    const j = index - (this.timeline!.maxDepth - 1);
+    if (j < 0) return offerCycle;
+    const e = this.timeline!.exitCycle(j);
+    if (Number.isNaN(e)) return -1;
+    return offerCycle > e + 1 ? offerCycle : e + 1;
+  }
+
+  override trainHorizon(): number {
+    const tl = this.timeline!;
+    const verdictAfterHeader = 1 + this.params.lookupLatencyCycles;
+    let h: number;
+    if (tl.read < tl.written) {
+      h = tl.headDoutCycle();
+      if (this.state === STATE_HEADER) {
+        const p = tl.headPacket();
+        let verdict: number;
+        if (this.verdicts.length > 0 && this.verdicts.peek() === p) verdict = this.verdicts.peekTime();
+        else if (this.headers.length > 0 && this.headers.peek() === p) verdict = this.headers.peekTime() + verdictAfterHeader;
+        else verdict = this.in.producer!.trainHorizon(this.in) + verdictAfterHeader;
+        if (verdict > h) h = verdict;
+      }
+    } else {
+      const from = this.in.producer!.trainHorizon(this.in);
+      // Through the FIFO (written, out of memory, on dout) at the earliest; a packet's first beat also waits for its verdict.
+      h = from + (this.state === STATE_HEADER && verdictAfterHeader > 3 ? verdictAfterHeader : 3);
+    }
+    if (h <= this.out.lastPostedCycle) h = this.out.lastPostedCycle + 1;
+    return h;
+  }
+
+  protected override pump(): void {
+    const tl = this.timeline!;
+    const inCh = this.in;
+    const out = this.out;
+    const sim = this.sim!;
+    const headerBeats = this.params.headerBeats;
+    while (inCh.postCount > 0) {
+      const p = inCh.peekPacket();
+      const beat = inCh.peekBeat();
+      const h = inCh.peekCycle();
+      tl.write(h, p, beat);
+      if (beat === (headerBeats < p.beats ? headerBeats : p.beats) - 1) this.headers.push(p, h);
+      inCh.shiftPost();
+    }
+    // Classify in the header's own cycle (an evaluation then), with the tables of that cycle.
+    if (sim.isStepping) {
+      const now = sim.now;
+      while (this.headers.length > 0 && this.headers.peekTime() <= now) {
+        const at = this.headers.peekTime();
+        if (at < now) throw new Error(`${this.name}: header of cycle ${at} classified late (${now})`);
+        const p = this.headers.shift();
+        this.classify(p);
+        this.verdicts.push(p, at + 1 + this.params.lookupLatencyCycles);
+      }
+    }
+    while (tl.read < tl.written) {
+      const p = tl.headPacket();
+      let offer = tl.headDoutCycle();
+      if (this.state === STATE_HEADER) {
+        // The first beat waits for its verdict (not classified yet: its header cycle comes later).
+        if (this.verdicts.length === 0 || this.verdicts.peek() !== p) break;
+        const v = this.verdicts.peekTime();
+        if (v > offer) offer = v;
+      }
+      const h = out.acceptCycle(offer);
+      if (h < 0) break;
+      const beat = tl.headBeat();
+      out.post(p, beat, h);
+      tl.readHead(h);
+      if (this.state === STATE_HEADER) this.verdicts.shift();
+      this.state = beat === p.beats - 1 ? STATE_HEADER : STATE_IN_PACKET;
+    }
+    out.flushPosts();
+    tl.forgetBefore(sim.settledCycle());
+    inCh.wakeProducer();
+    if (this.headers.length > 0) this.wakeAt(this.headers.peekTime());
   }
 
   /** Writes the verdict of packet `p` into its sideband. */

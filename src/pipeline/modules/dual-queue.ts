@@ -1,10 +1,10 @@
 import type { AxisChannel } from '../sim/channel.ts';
-import { ClockedModule, type TraceSignal } from '../sim/module.ts';
+import { ClockedModule, IDLE, type TraceSignal } from '../sim/module.ts';
 import type { Packet, PacketPool } from '../sim/packet.ts';
 import { TimedRing } from '../sim/ring.ts';
 import { counterIndex } from '../regs/register-map.ts';
 import type { CounterBank } from '../regs/table-memory.ts';
-import { FallthroughSmallFifo } from './fallthrough-small-fifo.ts';
+import { FallthroughFifoTimeline, FallthroughSmallFifo } from './fallthrough-small-fifo.ts';
 
 export interface DualQueueParams {
   /** MAX_DEPTH_BITS of the main packet queue (beats). */
@@ -28,8 +28,6 @@ export interface DualQueueParams {
  * two can never disagree (SPEC: "enqueued and dequeued together").
  */
 export class DualQueue extends ClockedModule {
-  /** Runs among train-running cores through a TrainBridge (it keeps the AXI4-Stream rules). */
-  override readonly bridgesTrains = true;
   /** An AXI4-Stream core: only handshakes and new offers wake it (ClockedModule). */
   override readonly wakeOnHandshakeOnly = true;
   readonly main: FallthroughSmallFifo;
@@ -64,6 +62,11 @@ export class DualQueue extends ClockedModule {
   }
 
   evaluate(cycle: number): void {
+    if (this.trains) {
+      this.runPump();
+      this.mirrorStep(cycle);
+      return;
+    }
     const inCh = this.in;
     const out = this.out;
     const main = this.main;
@@ -110,8 +113,159 @@ export class DualQueue extends ClockedModule {
   }
 
   commit(cycle: number): number {
+    if (this.trains) {
+      // The heap keeps one wake-up a module: ask again for the next copy or mirror handshake.
+      const due = this.mirrorDue.peekTime();
+      const h = this.mirrorAcceptAt;
+      return h > cycle && h < due ? h : due;
+    }
     if (this.mirrorPacket === null && this.mirrorQueue.length > 0) return cycle + 1;
     return Math.min(this.main.nextChangeCycle(), this.sub.nextChangeCycle()) - 1;
+  }
+
+  // --- Trains: main queue and sub-queue as timelines. tready is !nearly_full of both:
+  // beat k moves once main word k - (2^mainDepthBits - 1) and sub word S - (2^subDepthBits - 1)
+  // have left their memories, S being the packets started before beat k. Words go to the
+  // DMA from the cycle they reach dout. A critical packet is mirrored in the cycle its
+  // first beat leaves, as the per-cycle model does: the module wakes then (keeping a
+  // reference to the packet until it is copied), and drives the mirror port from there
+  // beat by beat with the cycles the fail-safe handler takes them.
+
+  private mainTimeline: FallthroughFifoTimeline | null = null;
+  private subTimeline: FallthroughFifoTimeline | null = null;
+  /** Critical packets whose first beat leaves towards the host, keyed by that cycle (held by a reference). */
+  private readonly mirrorDue = new TimedRing<Packet>();
+  /** Cycle the mirror beat on offer moves; -1 while the fail-safe handler cannot say; NaN: none on offer. */
+  private mirrorAcceptAt = Number.NaN;
+  private mirrorOfferCycle = 0;
+
+  override canRunTrains(): boolean {
+    return true;
+  }
+
+  override startTrains(): void {
+    this.mainTimeline = new FallthroughFifoTimeline(this.main.name, Math.log2(this.main.maxDepth));
+    this.subTimeline = new FallthroughFifoTimeline(this.sub.name, Math.log2(this.sub.maxDepth));
+  }
+
+  override trainPosted(): void {
+    this.runPump();
+  }
+
+  override trainAcceptable(ch: AxisChannel): void {
+    if (ch === this.mirror) {
+      if (this.mirrorAcceptAt === -1) this.offerMirror();
+    } else {
+      this.runPump();
+    }
+  }
+
+  override trainAccept(ch: AxisChannel, index: number, offerCycle: number, afterLast: boolean): number {
+    let from = offerCycle;
+    const main = this.mainTimeline!;
+    const j = index - (main.maxDepth - 1);
+    if (j >= 0) {
+      const e = main.exitCycle(j);
+      if (Number.isNaN(e)) return -1;
+      if (e + 1 > from) from = e + 1;
+    }
+    const sub = this.subTimeline!;
+    // Packets started before this beat: those completed, and the one it continues.
+    const started = ch.packetsMoved + (afterLast ? 0 : 1);
+    const k = started - (sub.maxDepth - 1);
+    if (k >= 0) {
+      const e = sub.exitCycle(k);
+      if (Number.isNaN(e)) return -1;
+      if (e + 1 > from) from = e + 1;
+    }
+    return from;
+  }
+
+  override trainHorizon(ch: AxisChannel): number {
+    const main = this.mainTimeline!;
+    const toHost = main.read < main.written ? main.headDoutCycle() : this.in.producer!.trainHorizon(this.in) + 3;
+    let h: number;
+    if (ch === this.out) {
+      h = toHost;
+    } else if (this.mirrorAcceptAt >= 0) {
+      h = this.mirrorAcceptAt + 1;
+    } else if (this.mirrorAcceptAt === -1) {
+      h = this.mirrorOfferCycle;
+    } else {
+      // The next mirror copy is made when a first beat leaves towards the host, and offered a cycle later.
+      h = (this.mirrorDue.length > 0 ? this.mirrorDue.peekTime() : toHost) + 1;
+    }
+    return h > ch.lastPostedCycle ? h : ch.lastPostedCycle + 1;
+  }
+
+  protected override pump(): void {
+    const main = this.mainTimeline!;
+    const sub = this.subTimeline!;
+    const inCh = this.in;
+    const out = this.out;
+    while (inCh.postCount > 0) {
+      const p = inCh.peekPacket();
+      const beat = inCh.peekBeat();
+      const h = inCh.peekCycle();
+      main.write(h, p, beat);
+      if (beat === 0) sub.write(h, p, 0);
+      inCh.shiftPost();
+    }
+    while (main.read < main.written) {
+      const h = out.acceptCycle(main.headDoutCycle());
+      if (h < 0) break;
+      const p = main.headPacket();
+      const beat = main.headBeat();
+      out.post(p, beat, h);
+      main.readHead(h);
+      if (beat === 0) {
+        const entry = sub.readHead(h)!;
+        if (entry.critical !== 0) {
+          // Copied in cycle h; until then the packet must outlive its delivery.
+          entry.refs++;
+          this.mirrorDue.push(entry, h);
+          this.wakeAt(h);
+        }
+      }
+    }
+    out.flushPosts();
+    const settled = this.sim!.settledCycle();
+    main.forgetBefore(settled);
+    sub.forgetBefore(settled);
+    inCh.wakeProducer();
+  }
+
+  /** Cycle `t` of the mirror port (an evaluation): copies due, the handshake, the next offer. */
+  private mirrorStep(t: number): void {
+    while (this.mirrorDue.length > 0 && this.mirrorDue.peekTime() <= t) {
+      const p = this.mirrorDue.shift();
+      this.mirrorOut(p);
+      this.pool.release(p);
+    }
+    if (this.mirrorAcceptAt === t) {
+      this.mirrorAcceptAt = Number.NaN;
+      if (++this.mirrorBeat === this.mirrorPacket!.beats) this.mirrorPacket = null;
+    }
+    if (this.mirrorPacket === null && this.mirrorQueue.length > 0) {
+      this.mirrorPacket = this.mirrorQueue.shift();
+      this.mirrorBeat = 0;
+    }
+    if (this.mirrorPacket !== null && Number.isNaN(this.mirrorAcceptAt)) {
+      this.mirrorOfferCycle = t + 1;
+      this.offerMirror();
+    }
+  }
+
+  private offerMirror(): void {
+    const h = this.mirror.acceptCycle(this.mirrorOfferCycle);
+    if (h < 0) {
+      this.mirrorAcceptAt = -1;
+      return;
+    }
+    this.mirrorAcceptAt = h;
+    this.mirror.post(this.mirrorPacket!, this.mirrorBeat, h);
+    this.mirror.flushPosts();
+    this.wakeAt(h);
   }
 
   override traceSignals(): TraceSignal[] {

@@ -158,7 +158,7 @@ describe('FatriotNic with trains', () => {
         expect(perCycle.events).toEqual(every.events);
         expect(trains.events).toEqual(every.events);
       }),
-      { seed: 7, numRuns: 60 },
+      { seed: Number(process.env.SEED ?? 7), numRuns: Number(process.env.RUNS ?? 60) },
     );
   }, 240_000);
 
