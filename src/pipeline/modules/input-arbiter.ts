@@ -164,6 +164,7 @@ export class InputArbiter extends ClockedModule {
   /** First cycle whose round-robin step is not worked out yet (the pointer stands at curQueue then). */
   private decidedUntil = 0;
   private readonly deferred = new DeferredCounts();
+  private inverseN = 1;
 
   override canRunTrains(): boolean {
     return true;
@@ -171,6 +172,7 @@ export class InputArbiter extends ClockedModule {
 
   override startTrains(): void {
     this.timelines = this.fifos.map((f) => new FallthroughFifoTimeline(f.name, Math.log2(f.maxDepth)));
+    this.inverseN = 1 / this.fifos.length;
     // The pointer starts on queue 0 at cycle 0 and walks from there (as the per-cycle model's catch-up does).
     this.decidedUntil = 0;
     this.curQueue = 0;
@@ -200,7 +202,22 @@ export class InputArbiter extends ClockedModule {
     for (let q = 0; q < n; q++) {
       if (this.state === STATE_WR_PKT && q !== this.curQueue) continue;
       const tl = this.timelines[q]!;
-      const c = tl.read < tl.written ? tl.headDoutCycle() : this.ins[q]!.producer!.trainHorizon(this.ins[q]!) + 3;
+      let c: number;
+      if (tl.read < tl.written) {
+        c = tl.headDoutCycle();
+      } else {
+        const ch = this.ins[q]!;
+        const idle = ch.idleLookaheadCycles;
+        if (idle === idle) {
+          // As in pump: an input with an empty FIFO has nothing not yet posted.
+          c = this.sim!.now + idle;
+          if (c <= ch.lastPostedCycle) c = ch.lastPostedCycle + 1;
+          if (c > ch.idleHorizonUsed) ch.idleHorizonUsed = c;
+          c += 3;
+        } else {
+          c = ch.producer!.trainHorizon(ch) + 3;
+        }
+      }
       if (c < h) h = c;
     }
     if (h < this.decidedUntil) h = this.decidedUntil;
@@ -267,7 +284,7 @@ export class InputArbiter extends ClockedModule {
           }
           const from = c > from0 ? c : from0;
           // The pointer stands at (curQueue + from - from0) mod n in cycle `from`.
-          const d = modulo(i - this.curQueue - (from - from0), n);
+          const d = modulo(i - this.curQueue - (from - from0), n, this.inverseN);
           const at = from + d;
           if (known) {
             if (at < offer) {
@@ -282,7 +299,7 @@ export class InputArbiter extends ClockedModule {
         if (offer >= limit) {
           // Every queue the pointer passes before `limit` is empty then.
           if (limit > from0) {
-            this.curQueue = modulo(this.curQueue + (limit - from0), n);
+            this.curQueue = modulo(this.curQueue + (limit - from0), n, this.inverseN);
             this.decidedUntil = limit;
           }
           // Horizons of idle inputs grow a cycle a cycle: come back when every queue
@@ -328,11 +345,13 @@ export class InputArbiter extends ClockedModule {
   }
 }
 
-/** x mod n in [0, n) for any safe integer x; int32 arithmetic when it fits (the common case). */
-function modulo(x: number, n: number): number {
-  if (x >= -0x40000000 && x < 0x40000000) {
-    const r = (x | 0) % n;
-    return r < 0 ? r + n : r;
-  }
-  return x - Math.floor(x / n) * n;
+/**
+ * x mod n in [0, n) for any safe integer x and a small n (the number of inputs). A
+ * multiply by 1/n and one correction instead of `%`: an integer division for each
+ * input at each decision was the costliest line of the pump when n is not a power of
+ * two (the Fatriot arbiter has nine inputs).
+ */
+function modulo(x: number, n: number, inverseN: number): number {
+  const r = (x - Math.floor(x * inverseN) * n) | 0;
+  return r < 0 ? r + n : r >= n ? r - n : r;
 }

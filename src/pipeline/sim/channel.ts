@@ -70,6 +70,9 @@ export class AxisChannel {
    * engine). Lets a consumer skip asking `trainHorizon` for an input it knows is idle.
    */
   idleLookaheadCycles = Number.NaN;
+  /** Index of this channel among the inputs / outputs of a TrainBridge at its consumer / producer (-1: none). */
+  consumerBridgeIndex = -1;
+  producerBridgeIndex = -1;
   /** The latest horizon a consumer derived from `idleLookaheadCycles` (the producer must honour it). */
   idleHorizonUsed = Number.NEGATIVE_INFINITY;
   private postPackets: (Packet | null)[] = [];

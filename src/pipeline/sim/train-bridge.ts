@@ -48,6 +48,7 @@ export class TrainBridge {
     this.module = module;
     for (const ch of module.channels) {
       if (ch.consumer === module) {
+        ch.consumerBridgeIndex = this.inputs.length;
         this.inputs.push(ch);
         this.alwaysReady.push(module.bridgeInputAlwaysReady(ch));
         const cycles = new Float64Array(READY_LOG);
@@ -57,6 +58,7 @@ export class TrainBridge {
         this.readyCycles.push(cycles);
         this.readyValues.push(values);
       } else {
+        ch.producerBridgeIndex = this.outputs.length;
         this.outputs.push(ch);
         // Nothing is pending when it has nothing posted: its next offer comes from an
         // evaluation at the present cycle or later, so it moves a cycle after that at the earliest.
@@ -141,12 +143,12 @@ export class TrainBridge {
   }
 
   trainAcceptable(ch: AxisChannel): void {
-    const o = this.outputs.indexOf(ch);
+    const o = ch.producerBridgeIndex;
     if (this.acceptAt[o] === -1) this.offer(o);
   }
 
   trainAccept(ch: AxisChannel, offerCycle: number): number {
-    const i = this.inputs.indexOf(ch);
+    const i = ch.consumerBridgeIndex;
     if (this.alwaysReady[i]) return offerCycle;
     const sim = this.module.sim!;
     // tready for cycle t+1 is set by an evaluation in t and holds while the module is
@@ -173,7 +175,7 @@ export class TrainBridge {
   }
 
   trainHorizon(ch: AxisChannel): number {
-    const o = this.outputs.indexOf(ch);
+    const o = ch.producerBridgeIndex;
     const h = this.acceptAt[o]!;
     let horizon: number;
     if (h >= 0) horizon = h + 1;
