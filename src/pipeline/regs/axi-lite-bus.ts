@@ -123,6 +123,8 @@ export class AxiLiteBus extends ClockedModule {
 
   commit(cycle: number): number {
     const q = this.queue;
+    // Counters that modules running trains count ahead must stand as of this cycle.
+    if (this.head < q.length && q[this.head]!.applyCycle <= cycle) this.sim?.settleTrains(cycle);
     while (this.head < q.length && q[this.head]!.applyCycle <= cycle) {
       const a = q[this.head++]!;
       try {

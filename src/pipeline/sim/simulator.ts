@@ -179,7 +179,13 @@ export class Simulator {
     return this.now;
   }
 
-  private settleTrains(cycle: number): number {
+  /**
+   * Applies what modules running trains worked out ahead (counters) for every cycle up
+   * to and including `cycle`; returns the latest cycle applied. A register read or
+   * write in a commit of cycle c calls it with c first, so it sees every counter as the
+   * per-cycle model has it then.
+   */
+  settleTrains(cycle: number): number {
     let last = Number.NEGATIVE_INFINITY;
     for (const m of this.trained) {
       const c = m.settleTrains(cycle);

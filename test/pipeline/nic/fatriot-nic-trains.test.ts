@@ -8,6 +8,7 @@ import { Simulator, type SimulatorOptions } from '../../../src/pipeline/sim/simu
 import { buildArpFrame, buildIcmpEchoFrame, buildUdpFrame } from '../../../src/pipeline/wire/build.ts';
 import { formatIpv4 } from '../../../src/pipeline/wire/address.ts';
 import { HeaderParser, PacketKind } from '../../../src/pipeline/wire/parse.ts';
+import { counterAddress, counterIndex } from '../../../src/pipeline/regs/register-map.ts';
 import { NicConfigurator } from '../../../tools/experiments/configure.ts';
 
 const CLIENT = { ip: '10.0.0.1', mac: '02:00:00:00:00:01' };
@@ -117,7 +118,10 @@ async function run(options: SimulatorOptions, sc: Scenario): Promise<{ log: stri
     client.send(buildUdpFrame({ srcMac: CLIENT.mac, dstMac: SERVICE.mac, srcIp: CLIENT.ip, dstIp, srcPort: 40000 + (i % 7), dstPort: SERVICE.port, payload }), at);
   });
   for (const c of sc.chunks) {
-    sim.runUntil(sim.now + c);
+    // A register read through the bus lands inside the run: it must see the counters of its own cycle.
+    const read = nic.bus.read(counterAddress(counterIndex('nf0.rxPackets'))).then((v) => log.push(`bus read nf0.rxPackets = ${v} by ${sim.now}`));
+    sim.runUntil(sim.now + Math.max(c, 2 * nic.bus.latencyCycles));
+    await read;
     log.push(`${sim.now}: ${Array.from(nic.regs.counters.values).join(',')} pool ${nic.pool.inUse}`);
   }
   sim.runUntil(Math.max(sim.now, at) + 40_000);
