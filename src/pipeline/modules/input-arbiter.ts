@@ -40,7 +40,10 @@ export class InputArbiter extends ClockedModule {
 
   constructor(name: string, inputs: AxisChannel[], output: AxisChannel, params: InputArbiterParams) {
     super(name);
-    this.ins = inputs.map((ch) => this.input(ch));
+    this.ins = inputs.map((ch, i) => {
+      ch.consumerInputIndex = i;
+      return this.input(ch);
+    });
     this.out = this.output(output);
     this.fifos = inputs.map((_, i) => new FallthroughSmallFifo(`${name}.in${i}`, params.inFifoDepthBits));
   }
@@ -165,6 +168,10 @@ export class InputArbiter extends ClockedModule {
   private decidedUntil = 0;
   private readonly deferred = new DeferredCounts();
   private inverseN = 1;
+  /** Inputs with posts not yet taken, inputs whose producer waits on tready, timelines read or written since they last forgot. */
+  private postedMask = 0;
+  private waitingMask = 0;
+  private touchedMask = 0;
 
   override canRunTrains(): boolean {
     return true;
@@ -178,7 +185,8 @@ export class InputArbiter extends ClockedModule {
     this.curQueue = 0;
   }
 
-  override trainPosted(): void {
+  override trainPosted(ch: AxisChannel): void {
+    this.postedMask |= 1 << ch.consumerInputIndex;
     this.runPump();
   }
 
@@ -187,12 +195,16 @@ export class InputArbiter extends ClockedModule {
   }
 
   override trainAccept(ch: AxisChannel, index: number, offerCycle: number): number {
-    const tl = this.timelines[this.ins.indexOf(ch)]!;
+    const i = ch.consumerInputIndex;
+    const tl = this.timelines[i]!;
     // tready = !nearly_full: beat k moves once word k - (2^MAX_DEPTH_BITS - 1) left the inner memory.
     const j = index - (tl.maxDepth - 1);
     if (j < 0) return offerCycle;
     const e = tl.exitCycle(j);
-    if (Number.isNaN(e)) return -1;
+    if (Number.isNaN(e)) {
+      this.waitingMask |= 1 << i;
+      return -1;
+    }
     return offerCycle > e + 1 ? offerCycle : e + 1;
   }
 
@@ -232,7 +244,8 @@ export class InputArbiter extends ClockedModule {
   protected override pump(): void {
     const n = this.ins.length;
     const tls = this.timelines;
-    for (let i = 0; i < n; i++) {
+    for (let m = this.postedMask; m !== 0; m &= m - 1) {
+      const i = 31 - Math.clz32(m & -m);
       const ch = this.ins[i]!;
       while (ch.postCount > 0) {
         const p = ch.peekPacket();
@@ -243,6 +256,8 @@ export class InputArbiter extends ClockedModule {
         ch.shiftPost();
       }
     }
+    this.touchedMask |= this.postedMask;
+    this.postedMask = 0;
     const out = this.out;
     let wake = IDLE;
     for (;;) {
@@ -317,6 +332,7 @@ export class InputArbiter extends ClockedModule {
       const beat = tl.headBeat();
       out.post(p, beat, h);
       tl.readHead(h);
+      this.touchedMask |= 1 << q;
       const last = beat === p.beats - 1;
       if (last) this.deferred.add(h, this.regs, REG_PKT_OUT, 1);
       // IDLE goes to WR_PKT on any beat it takes (even a last one, as the RTL does).
@@ -329,10 +345,14 @@ export class InputArbiter extends ClockedModule {
       this.decidedUntil = h + 1;
     }
     out.flushPosts();
-    for (let i = 0; i < n; i++) if (this.ins[i]!.producerWaiting) this.ins[i]!.wakeProducer();
+    // Producers waiting on tready: reads may have freed room (they ask again, and may wait again).
+    const waiting = this.waitingMask;
+    this.waitingMask = 0;
+    for (let m = waiting; m !== 0; m &= m - 1) this.ins[31 - Math.clz32(m & -m)]!.wakeProducer();
     const settled = this.sim!.settledCycle();
     this.deferred.settle(settled);
-    for (const t of tls) t.forgetBefore(settled);
+    for (let m = this.touchedMask; m !== 0; m &= m - 1) tls[31 - Math.clz32(m & -m)]!.forgetBefore(settled);
+    this.touchedMask = 0;
     if (wake < IDLE) this.wakeAt(wake);
   }
 

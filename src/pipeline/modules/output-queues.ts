@@ -85,7 +85,10 @@ export class OutputQueues extends ClockedModule {
     this.pool = pool;
     this.dropCounter = params.dropCounter ?? null;
     this.in = this.input(input);
-    this.outs = outputs.map((ch) => this.output(ch));
+    this.outs = outputs.map((ch, i) => {
+      ch.producerOutputIndex = i;
+      return this.output(ch);
+    });
     const n = outputs.length;
     this.data = outputs.map((_, i) => new FallthroughSmallFifo(`${name}.output_fifo${i}`, params.bufferDepthBits, params.progFullThresholdWords));
     this.metadata = outputs.map((_, i) => new FallthroughSmallFifo(`${name}.metadata_fifo${i}`, params.metadataDepthBits, undefined, false));
@@ -273,7 +276,7 @@ export class OutputQueues extends ClockedModule {
   }
 
   override trainHorizon(ch: AxisChannel): number {
-    const q = this.outs.indexOf(ch);
+    const q = ch.producerOutputIndex;
     const tl = this.dataTimeline[q]!;
     let h = tl.read < tl.written ? tl.headDoutCycle() : this.in.producer!.trainHorizon(this.in) + 3;
     if (h <= ch.lastPostedCycle) h = ch.lastPostedCycle + 1;

@@ -70,9 +70,13 @@ export class AxisChannel {
    * engine). Lets a consumer skip asking `trainHorizon` for an input it knows is idle.
    */
   idleLookaheadCycles = Number.NaN;
-  /** Index of this channel among the inputs / outputs of a TrainBridge at its consumer / producer (-1: none). */
-  consumerBridgeIndex = -1;
-  producerBridgeIndex = -1;
+  /**
+   * Index of this channel among its consumer's inputs / its producer's outputs, for
+   * modules with several (set by them, or by a TrainBridge), so train callbacks find
+   * the channel's state without a search. -1 when unset.
+   */
+  consumerInputIndex = -1;
+  producerOutputIndex = -1;
   /** The latest horizon a consumer derived from `idleLookaheadCycles` (the producer must honour it). */
   idleHorizonUsed = Number.NEGATIVE_INFINITY;
   private postPackets: (Packet | null)[] = [];

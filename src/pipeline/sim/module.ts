@@ -28,8 +28,6 @@ export abstract class ClockedModule {
   /** Index in the simulator, set by Simulator.add. */
   id = -1;
   sim: Simulator | null = null;
-  /** The cycle of the last step that evaluated (or is evaluating) this module. */
-  stepCycle = -1;
   readonly channels: AxisChannel[] = [];
   /**
    * True for a module that reacts to its channels only through handshakes and offers,

@@ -58,6 +58,10 @@ export class Simulator {
   evaluations = 0;
   observer: CycleObserver | null = null;
 
+  /** Per module: the cycle of the last step that evaluated (or is evaluating) it. */
+  private stepCycles = new Float64Array(0);
+  /** Per module: 1 when it is evaluated through a TrainBridge. */
+  private bridged = new Uint8Array(0);
   /** Per module: the cycle it is due, IDLE when not scheduled. */
   private wakeCycle = new Float64Array(0);
   /** Min-heap of module ids by (wakeCycle, id); heapPos[id] is its index or -1. */
@@ -65,6 +69,8 @@ export class Simulator {
   private heapPos = new Int32Array(0);
   private heapSize = 0;
   private awake: ClockedModule[] = [];
+  /** Ids of `awake`, so the step reads no property of a module (they are of many classes). */
+  private awakeIds = new Int32Array(0);
   /** Channels to commit at the end of the present cycle (`pendingCommit` set). */
   private touched: AxisChannel[] = [];
   private touchedCount = 0;
@@ -84,6 +90,11 @@ export class Simulator {
     // FATRIOT_TRAINS=0 turns trains off everywhere (to compare a run with the per-cycle model).
     this.everyCycle = options.everyCycle ?? false;
     this.trainsAllowed = !this.everyCycle && (options.trains ?? process.env.FATRIOT_TRAINS !== '0');
+  }
+
+  /** The cycle of the last step that evaluated (or is evaluating) `module`; -1 if none. */
+  stepCycleOf(module: ClockedModule): number {
+    return this.stepCycles[module.id]!;
   }
 
   /** True once some module runs trains (decided at the first step). */
@@ -116,6 +127,12 @@ export class Simulator {
     const pos = new Int32Array(n).fill(-1);
     pos.set(this.heapPos);
     this.heapPos = pos;
+    const steps = new Float64Array(n).fill(-1);
+    steps.set(this.stepCycles);
+    this.stepCycles = steps;
+    const bridged = new Uint8Array(n);
+    bridged.set(this.bridged);
+    this.bridged = bridged;
     for (const ch of module.channels) {
       if (ch.id < 0) {
         ch.id = this.channels.length;
@@ -229,6 +246,7 @@ export class Simulator {
       started.push(m);
     }
     for (const m of started) m.startTrains();
+    for (const m of started) if (m.bridge !== null) this.bridged[m.id] = 1;
   }
 
   /** Evaluates and commits cycle `t` (the earliest pending one). */
@@ -237,32 +255,39 @@ export class Simulator {
     const w = this.wakeCycle;
     const modules = this.modules;
     const awake = this.awake;
+    if (this.awakeIds.length < modules.length) this.awakeIds = new Int32Array(modules.length);
+    const awakeIds = this.awakeIds;
     let n = 0;
     while (this.heapSize > 0 && w[this.heap[0]!]! <= t) {
       const id = this.popMin();
       w[id] = IDLE;
-      const m = modules[id]!;
-      m.stepCycle = t;
-      awake[n++] = m;
+      this.stepCycles[id] = t;
+      awakeIds[n] = id;
+      awake[n++] = modules[id]!;
     }
     if (this.everyCycle) {
       n = 0;
-      for (const m of modules) awake[n++] = m;
+      for (const m of modules) {
+        awakeIds[n] = m.id;
+        awake[n++] = m;
+      }
     }
     if (this.shuffle) this.shuffleFirst(awake, n);
     this.now = t;
     this.stepping = true;
+    const bridged = this.bridged;
     for (let i = 0; i < n; i++) {
       const m = awake[i]!;
-      if (m.bridge === null) m.evaluate(t);
-      else m.bridge.evaluate(t);
+      if (bridged[awakeIds[i]!] === 0) m.evaluate(t);
+      else m.bridge!.evaluate(t);
     }
     const t1 = t + 1;
     for (let i = 0; i < n; i++) {
       const m = awake[i]!;
+      const id = awakeIds[i]!;
       let next = m.commit(t);
-      if (m.bridge !== null) next = m.bridge.nextCycle(t, next);
-      if (next < IDLE) this.schedule(m.id, next <= t ? t1 : next);
+      if (bridged[id] !== 0) next = m.bridge!.nextCycle(t, next);
+      if (next < IDLE) this.schedule(id, next <= t ? t1 : next);
     }
     // Channels touched in this cycle, and those whose beat moved in it (kept on the
     // list from the previous commit), latch their next values.
@@ -367,6 +392,10 @@ export class Simulator {
       const tmp = a[i]!;
       a[i] = a[j]!;
       a[j] = tmp;
+      const ids = this.awakeIds;
+      const tmpId = ids[i]!;
+      ids[i] = ids[j]!;
+      ids[j] = tmpId;
     }
   }
 }

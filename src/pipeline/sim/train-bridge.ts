@@ -48,7 +48,7 @@ export class TrainBridge {
     this.module = module;
     for (const ch of module.channels) {
       if (ch.consumer === module) {
-        ch.consumerBridgeIndex = this.inputs.length;
+        ch.consumerInputIndex = this.inputs.length;
         this.inputs.push(ch);
         this.alwaysReady.push(module.bridgeInputAlwaysReady(ch));
         const cycles = new Float64Array(READY_LOG);
@@ -58,7 +58,7 @@ export class TrainBridge {
         this.readyCycles.push(cycles);
         this.readyValues.push(values);
       } else {
-        ch.producerBridgeIndex = this.outputs.length;
+        ch.producerOutputIndex = this.outputs.length;
         this.outputs.push(ch);
         // Nothing is pending when it has nothing posted: its next offer comes from an
         // evaluation at the present cycle or later, so it moves a cycle after that at the earliest.
@@ -143,12 +143,12 @@ export class TrainBridge {
   }
 
   trainAcceptable(ch: AxisChannel): void {
-    const o = ch.producerBridgeIndex;
+    const o = ch.producerOutputIndex;
     if (this.acceptAt[o] === -1) this.offer(o);
   }
 
   trainAccept(ch: AxisChannel, offerCycle: number): number {
-    const i = ch.consumerBridgeIndex;
+    const i = ch.consumerInputIndex;
     if (this.alwaysReady[i]) return offerCycle;
     const sim = this.module.sim!;
     // tready for cycle t+1 is set by an evaluation in t and holds while the module is
@@ -157,7 +157,7 @@ export class TrainBridge {
     const s = sim.now;
     let known = this.lastEvaluated + 1;
     if (sim.isStepping) {
-      const pending = this.module.stepCycle === s && this.lastEvaluated < s;
+      const pending = sim.stepCycleOf(this.module) === s && this.lastEvaluated < s;
       if (!pending && s + 1 > known) known = s + 1;
       else if (s > known) known = s;
     } else if (s > known) {
@@ -175,7 +175,7 @@ export class TrainBridge {
   }
 
   trainHorizon(ch: AxisChannel): number {
-    const o = ch.producerBridgeIndex;
+    const o = ch.producerOutputIndex;
     const h = this.acceptAt[o]!;
     let horizon: number;
     if (h >= 0) horizon = h + 1;
