@@ -41,6 +41,12 @@ export class DualQueue extends ClockedModule {
   private readonly mirrorQueue = new TimedRing<Packet>();
   private mirrorPacket: Packet | null = null;
   private mirrorBeat = 0;
+  /**
+   * Beats of the mirror copy on the port, kept here: the fail-safe handler may free the
+   * copy in the cycle its last beat moves, before this module sees that handshake, and
+   * the pool may hand the same object out again in that cycle.
+   */
+  private mirrorBeats = 0;
   private readonly cMirrored = counterIndex('event.mirroredToFailsafe');
   private readonly cMirrorDropped = counterIndex('drop.mirrorBacklogFull');
 
@@ -93,10 +99,11 @@ export class DualQueue extends ClockedModule {
     // Mirror port towards the fail-safe handler.
     const m = this.mirror;
     if (m.valid && m.ready) {
-      if (++this.mirrorBeat === this.mirrorPacket!.beats) this.mirrorPacket = null;
+      if (++this.mirrorBeat === this.mirrorBeats) this.mirrorPacket = null;
     }
     if (this.mirrorPacket === null && this.mirrorQueue.length > 0) {
       this.mirrorPacket = this.mirrorQueue.shift();
+      this.mirrorBeats = this.mirrorPacket.beats;
       this.mirrorBeat = 0;
     }
     if (this.mirrorPacket === null) m.release();
@@ -244,10 +251,11 @@ export class DualQueue extends ClockedModule {
     }
     if (this.mirrorAcceptAt === t) {
       this.mirrorAcceptAt = Number.NaN;
-      if (++this.mirrorBeat === this.mirrorPacket!.beats) this.mirrorPacket = null;
+      if (++this.mirrorBeat === this.mirrorBeats) this.mirrorPacket = null;
     }
     if (this.mirrorPacket === null && this.mirrorQueue.length > 0) {
       this.mirrorPacket = this.mirrorQueue.shift();
+      this.mirrorBeats = this.mirrorPacket.beats;
       this.mirrorBeat = 0;
     }
     if (this.mirrorPacket !== null && Number.isNaN(this.mirrorAcceptAt)) {

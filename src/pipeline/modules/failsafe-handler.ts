@@ -213,6 +213,8 @@ export class FailsafeHandler extends ClockedModule {
   private readonly outRing: TimedRing<Packet>;
   private current: Packet | null = null;
   private beat = 0;
+  /** Beats of `current`, kept here: a consumer may free it in the cycle its last beat moves (see DualQueue.mirrorBeats). */
+  private currentBeats = 0;
   /** Beats in the buffer: partly received, waiting for output, being sent (not those held for ARP). */
   private beatsHeld = 0;
 
@@ -382,8 +384,8 @@ export class FailsafeHandler extends ClockedModule {
   evaluate(cycle: number): void {
     const tx = this.tx;
     if (tx.valid && tx.ready) {
-      if (++this.beat === this.current!.beats) {
-        this.beatsHeld -= this.current!.beats;
+      if (++this.beat === this.currentBeats) {
+        this.beatsHeld -= this.currentBeats;
         this.current = null;
       }
     }
@@ -393,6 +395,7 @@ export class FailsafeHandler extends ClockedModule {
 
     if (this.current === null && this.outRing.length > 0 && this.outRing.peekTime() <= cycle + 1) {
       this.current = this.outRing.shift();
+      this.currentBeats = this.current.beats;
       this.beat = 0;
     }
     if (this.current === null) tx.release();

@@ -244,6 +244,8 @@ export class HeartbeatManager extends ClockedModule {
   private offerEntry = -1;
   private offerGen = 0;
   private offerBeat = 0;
+  /** Beats of `offer`, kept here: a consumer may free it in the cycle its last beat moves (see DualQueue.mirrorBeats). */
+  private offerBeats = 0;
 
   private readonly parser = new HeaderParser();
   private readonly eth = new EthernetView();
@@ -513,7 +515,7 @@ export class HeartbeatManager extends ClockedModule {
       this.deadline[e] = this.phase[e] === PHASE_MONITORING ? cycle + this.timeoutCycles[e]! : IDLE;
       this.counters.values[this.cSent]!++;
     }
-    if (++this.offerBeat === this.offer!.beats) {
+    if (++this.offerBeat === this.offerBeats) {
       // The last beat hands the packet to the consumer.
       this.offer = null;
       this.offerEntry = -1;
@@ -567,6 +569,7 @@ export class HeartbeatManager extends ClockedModule {
         continue;
       }
       this.offer = this.buildHeartbeat(e, cycle);
+      this.offerBeats = this.offer.beats;
       this.offerEntry = e;
       this.offerGen = this.gen[e]!;
       this.offerBeat = 0;

@@ -197,6 +197,8 @@ export class NeighborDiscovery extends ClockedModule {
   private readonly txQueue = new TimedRing<Packet>(8);
   private current: Packet | null = null;
   private beat = 0;
+  /** Beats of `current`, kept here: a consumer may free it in the cycle its last beat moves (see DualQueue.mirrorBeats). */
+  private currentBeats = 0;
   private lastAnnounceCycle = -1;
   private lastLoadSum = 0;
   // Scratch for the announced services (no allocation per announcement).
@@ -271,12 +273,13 @@ export class NeighborDiscovery extends ClockedModule {
 
   evaluate(): void {
     const tx = this.tx;
-    if (tx.valid && tx.ready && ++this.beat === this.current!.beats) this.current = null;
+    if (tx.valid && tx.ready && ++this.beat === this.currentBeats) this.current = null;
     const rx = this.rx;
     // Announcements are processed in this cycle's commit, so rx never needs to stall.
     if (rx.valid && rx.ready && rx.beat === rx.packet!.beats - 1) this.rxPacket = rx.packet;
     if (this.current === null && this.txQueue.length > 0) {
       this.current = this.txQueue.shift();
+      this.currentBeats = this.current.beats;
       this.beat = 0;
     }
     if (this.current === null) tx.release();
