@@ -181,7 +181,9 @@ describe('FatriotNic with trains', () => {
         const trains = await run({ trains: true }, sc);
         // Modules of a cycle evaluated in a shuffled order: trains must not depend on it either.
         const shuffled = await run({ trains: true, shuffleSeed: sc.hostDelay }, sc);
+        const shuffledPerCycle = await run({ trains: false, shuffleSeed: sc.hostDelay + 1 }, sc);
         expect(perCycle.log).toEqual(every.log);
+        expect(sameCycleSorted(shuffledPerCycle.log)).toEqual(sameCycleSorted(every.log));
         // Frames leaving two ports in one cycle are logged in evaluation order: compare them as a set.
         expect(sameCycleSorted(shuffled.log)).toEqual(sameCycleSorted(every.log));
         expect(trains.log).toEqual(every.log);
