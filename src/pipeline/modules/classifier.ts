@@ -196,11 +196,7 @@ export class Classifier extends ClockedModule {
   }
 
   override trainAccept(_ch: AxisChannel, index: number, offerCycle: number): number {
-    const j = index - (this.timeline!.maxDepth - 1);
-    if (j < 0) return offerCycle;
-    const e = this.timeline!.exitCycle(j);
-    if (Number.isNaN(e)) return -1;
-    return offerCycle > e + 1 ? offerCycle : e + 1;
+    return this.timeline!.writeCycle(index, offerCycle);
   }
 
   override trainHorizon(): number {

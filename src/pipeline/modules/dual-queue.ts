@@ -168,24 +168,11 @@ export class DualQueue extends ClockedModule {
   }
 
   override trainAccept(ch: AxisChannel, index: number, offerCycle: number, afterLast: boolean): number {
-    let from = offerCycle;
-    const main = this.mainTimeline!;
-    const j = index - (main.maxDepth - 1);
-    if (j >= 0) {
-      const e = main.exitCycle(j);
-      if (Number.isNaN(e)) return -1;
-      if (e + 1 > from) from = e + 1;
-    }
-    const sub = this.subTimeline!;
-    // Packets started before this beat: those completed, and the one it continues.
-    const started = ch.packetsMoved + (afterLast ? 0 : 1);
-    const k = started - (sub.maxDepth - 1);
-    if (k >= 0) {
-      const e = sub.exitCycle(k);
-      if (Number.isNaN(e)) return -1;
-      if (e + 1 > from) from = e + 1;
-    }
-    return from;
+    // Both memories' nearly_full hold tready low; the sub-queue counts packets started
+    // before this beat (those completed, and the one it continues).
+    const h = this.mainTimeline!.writeCycle(index, offerCycle);
+    if (h < 0) return h;
+    return this.subTimeline!.writeCycle(ch.packetsMoved + (afterLast ? 0 : 1), h);
   }
 
   override trainHorizon(ch: AxisChannel): number {

@@ -257,6 +257,20 @@ export class FallthroughFifoTimeline {
     return p;
   }
 
+  /**
+   * The cycle word number `index` (absolute) can be written if offered from `offerCycle`,
+   * with tready = !nearly_full as the NetFPGA cores drive it: once word
+   * index - (2^MAX_DEPTH_BITS - 1) has left the inner memory. -1 while that is not known
+   * (it waits on a read not yet decided).
+   */
+  writeCycle(index: number, offerCycle: number): number {
+    const j = index - (this.maxDepth - 1);
+    if (j < 0) return offerCycle;
+    const e = this.exitCycle(j);
+    if (Number.isNaN(e)) return -1;
+    return offerCycle > e + 1 ? offerCycle : e + 1;
+  }
+
   /** Cycle word `k` (absolute) left the inner memory, or NaN while it waits on a read. */
   exitCycle(k: number): number {
     if (k < this.base) return Number.NEGATIVE_INFINITY;

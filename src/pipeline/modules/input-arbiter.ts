@@ -196,16 +196,9 @@ export class InputArbiter extends ClockedModule {
 
   override trainAccept(ch: AxisChannel, index: number, offerCycle: number): number {
     const i = ch.consumerInputIndex;
-    const tl = this.timelines[i]!;
-    // tready = !nearly_full: beat k moves once word k - (2^MAX_DEPTH_BITS - 1) left the inner memory.
-    const j = index - (tl.maxDepth - 1);
-    if (j < 0) return offerCycle;
-    const e = tl.exitCycle(j);
-    if (Number.isNaN(e)) {
-      this.waitingMask |= 1 << i;
-      return -1;
-    }
-    return offerCycle > e + 1 ? offerCycle : e + 1;
+    const h = this.timelines[i]!.writeCycle(index, offerCycle);
+    if (h < 0) this.waitingMask |= 1 << i;
+    return h;
   }
 
   override trainHorizon(): number {
