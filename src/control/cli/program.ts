@@ -49,6 +49,11 @@ export async function buildProgram(io: Partial<CliIo> = {}): Promise<{ program: 
     const mod = (await import(new URL(f, dir).href)) as { register?: RegisterCommand };
     if (typeof mod.register === 'function') mod.register(program, ctx);
   }
+  // Commands with options of their own (daemon, experiment, testbed...) take -h/--help as
+  // commander prints it; OBJECTs answer `help`, -h and --help themselves (context.ts).
+  for (const cmd of program.commands) {
+    if (!ctx.objects.has(cmd.name())) cmd.helpOption('-h, --help', 'show this help');
+  }
 
   program
     .command('help')
