@@ -47,6 +47,16 @@ export class CapturePort implements Port {
     this.receiver = receiver;
   }
 
+  /** The inner port's promise (the capture records frames in the order they are handed over). */
+  get takesFramesAhead(): boolean {
+    return this.inner.takesFramesAhead === true;
+  }
+
+  /** The inner port's promise (a capture adds no frames). */
+  quietUntil(): number {
+    return this.inner.quietUntil?.() ?? Number.NEGATIVE_INFINITY;
+  }
+
   /** Hands a frame from the link to the inner port; it comes back through `onInnerReceive` and is recorded there. */
   receive(frame: Uint8Array, cycle: number): void {
     this.inner.receive(frame, cycle);

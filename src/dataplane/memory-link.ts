@@ -40,6 +40,8 @@ export class MemoryPort implements Port {
   rxDroppedFrames = 0;
   /** Frames transmitted while this port or its peer was closed or unconnected (a pulled cable). */
   txDroppedFrames = 0;
+  /** Set by `sendsNothing`: this end never transmits (a sink). */
+  private sink = false;
 
   constructor(name: string, latencyCycles = 0) {
     if (!Number.isSafeInteger(latencyCycles) || latencyCycles < 0) {
@@ -63,6 +65,28 @@ export class MemoryPort implements Port {
     return this.closed;
   }
 
+  /**
+   * Declares this end a sink: nothing will ever be transmitted on it, so the port at the
+   * other end promises its receiver (a NIC model) that no frame will come (`quietUntil`
+   * is Infinity there), and takes frames ahead of their cycle (`takesFramesAhead`): this
+   * end's receiver must then not depend on the model's clock, only on the cycle it is
+   * given. A later `transmit` throws. Benchmarks use it for the host that only counts
+   * what the NIC delivers.
+   */
+  sendsNothing(): void {
+    this.sink = true;
+  }
+
+  /** A sink at the far end takes frames before their cycle (it never answers). */
+  get takesFramesAhead(): boolean {
+    return this.peer !== null && this.peer.sink;
+  }
+
+  /** No frame comes from the link before this cycle: never if the far end is a sink. */
+  quietUntil(): number {
+    return this.peer !== null && this.peer.sink ? Number.POSITIVE_INFINITY : Number.NEGATIVE_INFINITY;
+  }
+
   attach(receiver: FrameReceiver): void {
     this.receiver = receiver;
   }
@@ -79,6 +103,7 @@ export class MemoryPort implements Port {
   }
 
   transmit(frame: Uint8Array, cycle: number): void {
+    if (this.sink) throw new Error(`${this.name} was declared a sink (sendsNothing) and cannot transmit`);
     const peer = this.peer;
     if (this.closed || peer === null || peer.closed) {
       this.txDroppedFrames++;

@@ -24,4 +24,18 @@ export interface Port {
   transmit(frame: Uint8Array, cycle: number): void;
   /** Releases the port's resources (file descriptors, timers). Idempotent. */
   close(): void;
+  /**
+   * Optional promise to the model: no frame arrives from the link before this cycle
+   * (Infinity: none ever, e.g. the far end is a sink that never sends). A NIC model
+   * running trains then decides further ahead; a port that breaks its promise makes the
+   * model throw. Absent: a frame may arrive at any cycle from the present on.
+   */
+  quietUntil?(): number;
+  /**
+   * Optional promise to the model: `transmit` may be called before the model reaches the
+   * frame's cycle (the cycle argument says when it leaves), because nothing at the far end
+   * answers within the call or looks at the model's clock (a sink that counts or records).
+   * A NIC model running trains then hands frames over as soon as their cycle is known.
+   */
+  readonly takesFramesAhead?: boolean;
 }

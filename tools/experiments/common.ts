@@ -238,6 +238,14 @@ export class RecordingPort implements Port {
     this.inner.receive(frame, cycle);
   }
 
+  /** Frames are not handed ahead through a recording port: its observers read the model's clock. */
+  readonly takesFramesAhead = false;
+
+  /** The inner port's promise (recording adds no frames). */
+  quietUntil(): number {
+    return this.inner.quietUntil?.() ?? Number.NEGATIVE_INFINITY;
+  }
+
   transmit(frame: Uint8Array, cycle: number): void {
     this.set.record(this.writer, frame, cycle);
     if (this.observeTx !== null) this.observeTx(frame, cycle);

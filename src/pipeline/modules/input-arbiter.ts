@@ -215,7 +215,8 @@ export class InputArbiter extends ClockedModule {
         const idle = ch.idleLookaheadCycles;
         if (idle === idle) {
           // As in pump: an input with an empty FIFO has nothing not yet posted.
-          c = this.sim!.now + idle;
+          const now = this.sim!.now;
+          c = (ch.idleFrom > now ? ch.idleFrom : now) + idle;
           if (c <= ch.lastPostedCycle) c = ch.lastPostedCycle + 1;
           if (c > ch.idleHorizonUsed) ch.idleHorizonUsed = c;
           c += 3;
@@ -282,13 +283,16 @@ export class InputArbiter extends ClockedModule {
             // whatever it can, and only a full FIFO stops it): it is idle.
             const idle = ch.idleLookaheadCycles;
             if (idle === idle) {
-              c = now + idle;
+              // Frames reach its producer from the present on, or from its ports' promise.
+              c = (ch.idleFrom > now ? ch.idleFrom : now) + idle;
               if (c <= ch.lastPostedCycle) c = ch.lastPostedCycle + 1;
               if (c > ch.idleHorizonUsed) ch.idleHorizonUsed = c;
               c += 3;
             } else {
               c = ch.producer!.trainHorizon(ch) + 3;
             }
+            // Nothing will ever come on it (no port, or a sink at the far end): no limit.
+            if (c === Number.POSITIVE_INFINITY) continue;
           }
           const from = c > from0 ? c : from0;
           // The pointer stands at (curQueue + from - from0) mod n in cycle `from`.

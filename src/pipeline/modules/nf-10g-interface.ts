@@ -79,6 +79,15 @@ export class Nf10gRx extends ClockedModule {
     this.dropThresholdWords = rxSpec.macFifoAlmostFullOffsetWords.value + rxSpec.converterInputFifoDepthWords.value;
   }
 
+  /**
+   * Attaches the port frames come from (NicShell.attach); its `quietUntil` promise, read
+   * now, lets the input arbiter look past this receiver while it is idle. Without a port
+   * nothing is promised: one may be attached later (after configuration runs, say).
+   */
+  attachPort(port: Port): void {
+    this.out.idleFrom = port.quietUntil?.() ?? Number.NEGATIVE_INFINITY;
+  }
+
   /** A frame from the link, whose sender started it no earlier than `cycle`. */
   receiveFrame(frame: Uint8Array, cycle: number): void {
     // Trains have worked out every cycle before now: a frame handed for a past cycle
@@ -112,7 +121,7 @@ export class Nf10gRx extends ClockedModule {
       // Only a frame that is the first not yet posted could move before what the arbiter was promised.
       const first = this.current === null && this.rxq.length === 0 && this.wire.length === 1;
       if (first && Math.max(lastWordCycle + FIRST_BEAT_AFTER_LAST_WORD, this.out.lastPostedCycle + 1) < Math.max(this.promisedHorizon, this.out.idleHorizonUsed)) {
-        throw new Error(`${this.name}: a frame for cycle ${cycle} arrives after the model passed that cycle (trains need frames handed at or after the current cycle)`);
+        throw new Error(`${this.name}: a frame for cycle ${cycle} arrives after the model passed that cycle (trains need frames handed at or after the current cycle, and ports that keep their quietUntil promise)`);
       }
       this.runPump();
     } else {
@@ -225,9 +234,11 @@ export class Nf10gRx extends ClockedModule {
     } else if (this.wire.length > 0) {
       h = this.lastWordCycles.peekTime() + FIRST_BEAT_AFTER_LAST_WORD;
     } else {
-      // A frame handed over from now on starts on the wire no earlier than this.
+      // A frame handed over from now on (or from the port's promise) starts on the wire no earlier than this.
       const t = this.timing;
-      const arrival = Math.max(t.unitsAt(this.sim!.now), this.wireFreeUnits);
+      const from = Math.max(this.sim!.now, this.out.idleFrom);
+      if (from === Number.POSITIVE_INFINITY) return from;
+      const arrival = Math.max(t.unitsAt(from), this.wireFreeUnits);
       h = t.cycleAt(arrival + this.shortestLastWordUnits) + FIRST_BEAT_AFTER_LAST_WORD;
     }
     if (h <= out.lastPostedCycle) h = out.lastPostedCycle + 1;

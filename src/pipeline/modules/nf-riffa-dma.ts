@@ -4,6 +4,7 @@ import type { AxisChannel } from '../sim/channel.ts';
 import { ClockedModule, type TraceSignal } from '../sim/module.ts';
 import type { Packet, PacketPool } from '../sim/packet.ts';
 import { TimedRing } from '../sim/ring.ts';
+import { DeferredCounts } from '../sim/deferred-counts.ts';
 
 const dma = netfpgaSpec.dma;
 
@@ -79,6 +80,32 @@ export class NfRiffaDma extends ClockedModule {
     this.in.ready = this.in.nextReady = true;
   }
 
+  /**
+   * Attaches host port `index` (NicShell.attach). Host frames can come from any of the
+   * ports; when every one is attached, their `quietUntil` promises, read now, let the
+   * input arbiter look past an idle DMA (a port not attached yet promises nothing).
+   */
+  attachPort(index: number, port: Port): void {
+    this.ports[index] = port;
+    let from = Number.POSITIVE_INFINITY;
+    let ahead = true;
+    for (const p of this.ports) {
+      const q = p === null || p === undefined ? Number.NEGATIVE_INFINITY : (p.quietUntil?.() ?? Number.NEGATIVE_INFINITY);
+      if (q < from) from = q;
+      if (p === null || p === undefined || p.takesFramesAhead !== true) ahead = false;
+    }
+    this.out.idleFrom = from;
+    this.deliverAhead = ahead;
+  }
+
+  /** Every host port takes frames ahead of their cycle (trains hand them over when their cycle is known). */
+  private deliverAhead = false;
+  private readonly deferred = new DeferredCounts();
+
+  override settleTrains(cycle: number): number {
+    return this.deferred.settle(cycle);
+  }
+
   /** A frame the host driver sends on virtual port `index` (dma0..dma3) at `cycle`. */
   fromHostFrame(index: number, frame: Uint8Array, cycle: number): void {
     // Trains have worked out every cycle before now: a frame handed for a past cycle
@@ -109,7 +136,7 @@ export class NfRiffaDma extends ClockedModule {
     if (this.trains) {
       // Only a frame that is the first not yet posted could move before what the arbiter was promised.
       const first = this.current === null && this.fromHost.length === 1;
-      if (first && Math.max(ready, this.out.lastPostedCycle + 1) < Math.max(this.promisedHorizon, this.out.idleHorizonUsed)) throw new Error(`${this.name}: a host frame for cycle ${cycle} arrives after the model passed that cycle (trains need frames handed at or after the current cycle)`);
+      if (first && Math.max(ready, this.out.lastPostedCycle + 1) < Math.max(this.promisedHorizon, this.out.idleHorizonUsed)) throw new Error(`${this.name}: a host frame for cycle ${cycle} arrives after the model passed that cycle (trains need frames handed at or after the current cycle, and ports that keep their quietUntil promise)`);
       this.runPump();
     } else {
       this.wakeAt(ready - 1);
@@ -140,17 +167,28 @@ export class NfRiffaDma extends ClockedModule {
     while (this.toHost.length > 0 && this.toHost.peekTime() <= cycle) this.deliver(this.toHost.shift(), cycle + 1);
   }
 
-  private deliver(p: Packet, cycle: number): void {
+  /**
+   * Hands `p` to its host ports, stamped `cycle`. Counters change in cycle - 1 (the
+   * evaluation that delivers); a delivery ahead of time (trains, `deliverAhead`) defers them.
+   */
+  private deliver(p: Packet, cycle: number, ahead = false): void {
     const frame = p.frame();
+    const counters = this.counters;
     for (let i = 0; i < this.ports.length; i++) {
       if ((p.dstPort & (1 << (2 * i + 1))) === 0) continue;
       const port = this.ports[i];
       if (port === null || port === undefined) {
-        this.counters[this.idx.dropNoPort]!++;
+        if (ahead) this.deferred.add(cycle - 1, counters, this.idx.dropNoPort, 1);
+        else counters[this.idx.dropNoPort]!++;
         continue;
       }
-      this.counters[this.idx.txPackets[i]!]!++;
-      this.counters[this.idx.txBytes[i]!]! += p.length;
+      if (ahead) {
+        this.deferred.add(cycle - 1, counters, this.idx.txPackets[i]!, 1);
+        this.deferred.add(cycle - 1, counters, this.idx.txBytes[i]!, p.length);
+      } else {
+        counters[this.idx.txPackets[i]!]!++;
+        counters[this.idx.txBytes[i]!]! += p.length;
+      }
       port.transmit(frame, cycle);
     }
     this.pool.release(p);
@@ -201,8 +239,9 @@ export class NfRiffaDma extends ClockedModule {
     } else if (this.fromHost.length > 0) {
       h = this.fromHost.peekTime();
     } else {
-      // A frame handed over from now on (at cycle >= now) is ready no earlier than this.
-      const now = this.sim!.now;
+      // A frame handed over from now on (at cycle >= now, and not before the ports' promise) is ready no earlier than this.
+      const now = Math.max(this.sim!.now, this.out.idleFrom);
+      if (now === Number.POSITIVE_INFINITY) return now;
       const arrival = Math.max(now * this.pcieUnitsPerCycle, this.pcieFreeUnits);
       h = Math.ceil((arrival + PAD_HOST_FRAME * this.pcieUnitsPerByte) / this.pcieUnitsPerCycle) + dma.hostToCoreLatencyCycles.value;
     }
@@ -234,7 +273,10 @@ export class NfRiffaDma extends ClockedModule {
     let first = this.toHost.length === 0;
     while (inCh.postCount > 0) {
       const p = inCh.peekPacket();
-      if (inCh.peekBeat() === p.beats - 1) {
+      if (inCh.peekBeat() === p.beats - 1 && this.deliverAhead) {
+        // Delivered in the evaluation of cycle t = last beat + latency, stamped t + 1: hand it over now.
+        this.deliver(p, inCh.peekCycle() + dma.coreToHostLatencyCycles.value + 1, true);
+      } else if (inCh.peekBeat() === p.beats - 1) {
         this.toHost.push(p, inCh.peekCycle() + dma.coreToHostLatencyCycles.value);
         if (first) {
           this.wakeAt(this.toHost.peekTime());
@@ -243,6 +285,7 @@ export class NfRiffaDma extends ClockedModule {
       }
       inCh.shiftPost();
     }
+    this.deferred.settle(this.sim!.settledCycle());
   }
 }
 

@@ -106,13 +106,14 @@ export class NicShell {
       if (port === null) return;
       const rx = this.nfRx[i]!;
       port.attach((frame, cycle) => rx.receiveFrame(frame, cycle));
+      rx.attachPort(port);
       this.nfTx[i]!.port = port;
     });
     ports.dma?.forEach((port, i) => {
       if (port === null) return;
       const dma = this.dma;
       port.attach((frame, cycle) => dma.fromHostFrame(i, frame, cycle));
-      dma.ports[i] = port;
+      dma.attachPort(i, port);
     });
   }
 }

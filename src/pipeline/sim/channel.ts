@@ -77,6 +77,12 @@ export class AxisChannel {
    */
   consumerInputIndex = -1;
   producerOutputIndex = -1;
+  /**
+   * With `idleLookaheadCycles`: no frame is handed to the producer from outside before
+   * this cycle (its ports' promises; Infinity: never, e.g. no port attached). An idle
+   * input's horizon is then max(now, idleFrom) + idleLookaheadCycles.
+   */
+  idleFrom = Number.NEGATIVE_INFINITY;
   /** The latest horizon a consumer derived from `idleLookaheadCycles` (the producer must honour it). */
   idleHorizonUsed = Number.NEGATIVE_INFINITY;
   private postPackets: (Packet | null)[] = [];
