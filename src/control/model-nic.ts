@@ -147,6 +147,7 @@ export class ModelNic implements ControlledNic {
       receive: (frame, cycle) => port.receive(frame, cycle),
       transmit: (frame, cycle) => port.transmit(frame, cycle),
       close: () => port.close(),
+      takesFramesAhead: port.takesFramesAhead === true,
     };
   }
 

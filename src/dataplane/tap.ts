@@ -165,6 +165,14 @@ export class TapPort implements Port {
     else this.txDroppedInvalid++;
   }
 
+  /**
+   * The kernel end never answers within `transmit` (its replies come back through reads,
+   * stamped then), so a NIC model may hand a frame over as soon as it knows the frame's
+   * cycle: in real time that is at most the model's pipeline latency early (well under a
+   * microsecond), and the frame's cycle, which captures record, is exact.
+   */
+  readonly takesFramesAhead = true;
+
   /** Whether an idle port keeps the Node process alive (addon backend only; koffi always does). */
   ref(on: boolean): void {
     if (!this.closed) this.watch.ref(on);

@@ -71,6 +71,7 @@ export function nicForwarder(kind: 'fatriot' | 'reference' = 'fatriot', stats?: 
       receive: (frame, cycle) => port.receive(frame, cycle),
       transmit: (frame, cycle) => port.transmit(frame, cycle),
       close: () => port.close(),
+      takesFramesAhead: port.takesFramesAhead === true,
     });
     nic.attach({ nf: [stamped(a)], dma: [stamped(b)] });
     driver.start();

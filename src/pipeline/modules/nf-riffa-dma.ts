@@ -88,17 +88,18 @@ export class NfRiffaDma extends ClockedModule {
   attachPort(index: number, port: Port): void {
     this.ports[index] = port;
     let from = Number.POSITIVE_INFINITY;
+    // Frames for a port not attached are counted and dropped: only attached ones must take frames ahead.
     let ahead = true;
     for (const p of this.ports) {
       const q = p === null || p === undefined ? Number.NEGATIVE_INFINITY : (p.quietUntil?.() ?? Number.NEGATIVE_INFINITY);
       if (q < from) from = q;
-      if (p === null || p === undefined || p.takesFramesAhead !== true) ahead = false;
+      if (p !== null && p !== undefined && p.takesFramesAhead !== true) ahead = false;
     }
     this.out.idleFrom = from;
     this.deliverAhead = ahead;
   }
 
-  /** Every host port takes frames ahead of their cycle (trains hand them over when their cycle is known). */
+  /** Every attached host port takes frames ahead of their cycle (trains hand them over when their cycle is known). */
   private deliverAhead = false;
   private readonly deferred = new DeferredCounts();
 

@@ -186,7 +186,7 @@ describe('ReferenceNic with trains', () => {
  * (the arbiter looks past them) and take frames ahead of their cycle (the DMA hands them
  * over as soon as it knows when). The senders' ports stay ordinary.
  */
-function runWithSinks(trains: boolean, offers: Offer[], chunks: number[], senderPorts: number) {
+function runWithSinks(trains: boolean, offers: Offer[], chunks: number[], senderPorts: number, hostPorts = 4) {
   const nic = new ReferenceNic({ sim: new Simulator({ trains }) });
   const wire = [0, 1, 2, 3].map((i) => createMemoryLink(`nf${i}`, `peer${i}`));
   const host = [0, 1, 2, 3].map((i) => createMemoryLink(`dma${i}`, `host${i}`));
@@ -195,7 +195,8 @@ function runWithSinks(trains: boolean, offers: Offer[], chunks: number[], sender
   wire.forEach(([, far], i) => {
     if (i >= senderPorts) far.sendsNothing();
   });
-  nic.attach({ nf: wire.map((l) => l[0]), dma: host.map((l) => l[0]) });
+  // Host ports from hostPorts on stay unattached: frames for them are counted as dropped (drop.noHostPort).
+  nic.attach({ nf: wire.map((l) => l[0]), dma: host.slice(0, hostPorts).map((l) => l[0]) });
   const senders = wire.slice(0, senderPorts).map((l, i) => nic.sim.add(new ScheduledSender(`sender${i}`, l[1])));
   const delivered: string[] = [];
   const tagOf = (f: Uint8Array) => (f.length >= 16 ? f[14]! | (f[15]! << 8) : -1);
@@ -231,10 +232,11 @@ describe('ReferenceNic with trains and ports that promise quiet (sinks at the fa
         fc.array(offer, { minLength: 1, maxLength: 120 }),
         fc.array(fc.integer({ min: 1, max: 3000 }), { minLength: 1, maxLength: 8 }),
         fc.integer({ min: 1, max: 4 }),
-        (offers, chunks, senderPorts) => {
+        fc.integer({ min: 1, max: 4 }),
+        (offers, chunks, senderPorts, hostPorts) => {
           const wireOnly = offers.map((o) => ({ ...o, fromHost: false }));
-          const plain = runWithSinks(false, wireOnly, chunks, senderPorts);
-          const trains = runWithSinks(true, wireOnly, chunks, senderPorts);
+          const plain = runWithSinks(false, wireOnly, chunks, senderPorts, hostPorts);
+          const trains = runWithSinks(true, wireOnly, chunks, senderPorts, hostPorts);
           expect(trains.delivered).toEqual(plain.delivered);
           expect(trains.seen).toEqual(plain.seen);
           expect(trains.counters).toEqual(plain.counters);
