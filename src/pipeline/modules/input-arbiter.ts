@@ -211,24 +211,29 @@ export class InputArbiter extends ClockedModule {
       if (tl.read < tl.written) {
         c = tl.headDoutCycle();
       } else {
-        const ch = this.ins[q]!;
-        const idle = ch.idleLookaheadCycles;
-        if (idle === idle) {
-          // As in pump: an input with an empty FIFO has nothing not yet posted.
-          const now = this.sim!.now;
-          c = (ch.idleFrom > now ? ch.idleFrom : now) + idle;
-          if (c <= ch.lastPostedCycle) c = ch.lastPostedCycle + 1;
-          if (c > ch.idleHorizonUsed) ch.idleHorizonUsed = c;
-          c += 3;
-        } else {
-          c = ch.producer!.trainHorizon(ch) + 3;
-        }
+        c = this.emptyQueueHorizon(this.ins[q]!, this.sim!.now);
       }
       if (c < h) h = c;
     }
     if (h < this.decidedUntil) h = this.decidedUntil;
     if (h <= this.out.lastPostedCycle) h = this.out.lastPostedCycle + 1;
     return h;
+  }
+
+  /**
+   * First cycle a word could be on dout of the empty queue of input `ch`. An input with an
+   * empty FIFO has nothing not yet posted (its producer posts whatever it can, and only a
+   * full FIFO stops it): when its producer says how soon a frame can reach it
+   * (`idleLookaheadCycles`, from the present or its ports' promise) that is used, and
+   * recorded as promised; otherwise the producer is asked. Plus the FIFO's three cycles.
+   */
+  private emptyQueueHorizon(ch: AxisChannel, now: number): number {
+    const idle = ch.idleLookaheadCycles;
+    if (idle !== idle) return ch.producer!.trainHorizon(ch) + 3;
+    let c = (ch.idleFrom > now ? ch.idleFrom : now) + idle;
+    if (c <= ch.lastPostedCycle) c = ch.lastPostedCycle + 1;
+    if (c > ch.idleHorizonUsed) ch.idleHorizonUsed = c;
+    return c + 3;
   }
 
   override settleTrains(cycle: number): number {
@@ -278,19 +283,7 @@ export class InputArbiter extends ClockedModule {
           if (known) {
             c = t.headDoutCycle();
           } else {
-            const ch = this.ins[i]!;
-            // An input with an empty FIFO has nothing not yet posted (its producer posts
-            // whatever it can, and only a full FIFO stops it): it is idle.
-            const idle = ch.idleLookaheadCycles;
-            if (idle === idle) {
-              // Frames reach its producer from the present on, or from its ports' promise.
-              c = (ch.idleFrom > now ? ch.idleFrom : now) + idle;
-              if (c <= ch.lastPostedCycle) c = ch.lastPostedCycle + 1;
-              if (c > ch.idleHorizonUsed) ch.idleHorizonUsed = c;
-              c += 3;
-            } else {
-              c = ch.producer!.trainHorizon(ch) + 3;
-            }
+            c = this.emptyQueueHorizon(this.ins[i]!, now);
             // Nothing will ever come on it (no port, or a sink at the far end): no limit.
             if (c === Number.POSITIVE_INFINITY) continue;
           }

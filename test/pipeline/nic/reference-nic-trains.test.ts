@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { createMemoryLink } from '../../../src/dataplane/memory-link.ts';
+import { createMemoryLink, type MemoryPort } from '../../../src/dataplane/memory-link.ts';
 import type { Port } from '../../../src/dataplane/port.ts';
 import { ReferenceNic } from '../../../src/pipeline/nic/reference-nic.ts';
 import { ClockedModule, IDLE } from '../../../src/pipeline/sim/module.ts';
@@ -41,18 +41,19 @@ interface Offer {
   gap: number;
 }
 
-/** Runs the offers through a reference NIC in chunks; returns what each chunk boundary showed. */
-function run(trains: boolean, offers: Offer[], chunks: number[], sim = new Simulator({ trains })) {
-  const nic = new ReferenceNic({ sim });
-  const wire = [0, 1, 2, 3].map((i) => createMemoryLink(`nf${i}`, `peer${i}`));
-  const host = [0, 1, 2, 3].map((i) => createMemoryLink(`dma${i}`, `host${i}`));
-  nic.attach({ nf: wire.map((l) => l[0]), dma: host.map((l) => l[0]) });
-  const senders = wire.map((l, i) => nic.sim.add(new ScheduledSender(`sender${i}`, l[1])));
-  const hostSenders = host.map((l, i) => nic.sim.add(new ScheduledSender(`hostsender${i}`, l[1])));
+type Link = [MemoryPort, MemoryPort];
+
+/** Logs every frame the NIC hands to the far ends of its links: port, tag, cycle, length. */
+function logDeliveries(wire: Link[], host: Link[]): string[] {
   const delivered: string[] = [];
   const tagOf = (f: Uint8Array) => (f.length >= 16 ? f[14]! | (f[15]! << 8) : -1);
   host.forEach((l, i) => l[1].attach((f, c) => delivered.push(`dma${i} #${tagOf(f)} @${c} ${f.length}B`)));
   wire.forEach((l, i) => l[1].attach((f, c) => delivered.push(`nf${i} #${tagOf(f)} @${c} ${f.length}B`)));
+  return delivered;
+}
+
+/** Schedules each offer on its sender at the running sum of the gaps, tagged with its index. */
+function scheduleOffers(offers: Offer[], senderOf: (o: Offer) => ScheduledSender): void {
   let at = 0;
   offers.forEach((o, tag) => {
     at += o.gap;
@@ -62,8 +63,20 @@ function run(trains: boolean, offers: Offer[], chunks: number[], sim = new Simul
       f[14] = tag & 0xff;
       f[15] = tag >>> 8;
     }
-    (o.fromHost ? hostSenders : senders)[o.port]!.send(f, at);
+    senderOf(o).send(f, at);
   });
+}
+
+/** Runs the offers through a reference NIC in chunks; returns what each chunk boundary showed. */
+function run(trains: boolean, offers: Offer[], chunks: number[], sim = new Simulator({ trains })) {
+  const nic = new ReferenceNic({ sim });
+  const wire = [0, 1, 2, 3].map((i) => createMemoryLink(`nf${i}`, `peer${i}`));
+  const host = [0, 1, 2, 3].map((i) => createMemoryLink(`dma${i}`, `host${i}`));
+  nic.attach({ nf: wire.map((l) => l[0]), dma: host.map((l) => l[0]) });
+  const senders = wire.map((l, i) => nic.sim.add(new ScheduledSender(`sender${i}`, l[1])));
+  const hostSenders = host.map((l, i) => nic.sim.add(new ScheduledSender(`hostsender${i}`, l[1])));
+  const delivered = logDeliveries(wire, host);
+  scheduleOffers(offers, (o) => (o.fromHost ? hostSenders : senders)[o.port]!);
   const seen: string[] = [];
   for (const c of chunks) {
     nic.sim.runUntil(nic.sim.now + c);
@@ -198,21 +211,8 @@ function runWithSinks(trains: boolean, offers: Offer[], chunks: number[], sender
   // Host ports from hostPorts on stay unattached: frames for them are counted as dropped (drop.noHostPort).
   nic.attach({ nf: wire.map((l) => l[0]), dma: host.slice(0, hostPorts).map((l) => l[0]) });
   const senders = wire.slice(0, senderPorts).map((l, i) => nic.sim.add(new ScheduledSender(`sender${i}`, l[1])));
-  const delivered: string[] = [];
-  const tagOf = (f: Uint8Array) => (f.length >= 16 ? f[14]! | (f[15]! << 8) : -1);
-  host.forEach((l, i) => l[1].attach((f, c) => delivered.push(`dma${i} #${tagOf(f)} @${c} ${f.length}B`)));
-  wire.forEach((l, i) => l[1].attach((f, c) => delivered.push(`nf${i} #${tagOf(f)} @${c} ${f.length}B`)));
-  let at = 0;
-  offers.forEach((o, tag) => {
-    at += o.gap;
-    const f = new Uint8Array(o.length);
-    f[12] = 0x08;
-    if (o.length >= 16) {
-      f[14] = tag & 0xff;
-      f[15] = tag >>> 8;
-    }
-    senders[o.port % senderPorts]!.send(f, at);
-  });
+  const delivered = logDeliveries(wire, host);
+  scheduleOffers(offers, (o) => senders[o.port % senderPorts]!);
   const seen: string[] = [];
   for (const c of chunks) {
     nic.sim.runUntil(nic.sim.now + c);
