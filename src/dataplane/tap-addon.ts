@@ -10,6 +10,7 @@ import type { TapBackend, TapBurstHandler, TapWatch } from './tap-backend.ts';
 interface AddonExports {
   tapOpen(name: string): number;
   tapWrite(fd: number, frame: Uint8Array): number;
+  tapWriteBatch(fd: number, slots: Uint8Array, slotBytes: number, lengths: Int32Array, count: number, results: Int32Array): number;
   tapRead(fd: number, buffer: Uint8Array): number;
   tapClose(fd: number): number;
   tapWatch(
@@ -41,6 +42,9 @@ export function addonTapBackend(): TapBackend | null {
     kind: 'addon',
     open: (name) => addon.tapOpen(name),
     write: (fd, frame) => addon.tapWrite(fd, frame),
+    writeBatch: (fd, slots, slotBytes, lengths, count, results) => {
+      addon.tapWriteBatch(fd, slots, slotBytes, lengths, count, results);
+    },
     read: (fd, buffer) => addon.tapRead(fd, buffer),
     close: (fd) => {
       addon.tapClose(fd);

@@ -31,6 +31,12 @@ export interface TapBackend {
   open(name: string): number;
   /** Writes one frame; returns the bytes written or a negative errno (-EAGAIN, -EIO when down). */
   write(fd: number, frame: Uint8Array): number;
+  /**
+   * Writes frames 0..count-1 of a batch in order, frame i lying in
+   * slots[i * slotBytes, i * slotBytes + lengths[i]); results[i] receives what `write`
+   * would have returned for it.
+   */
+  writeBatch(fd: number, slots: Uint8Array, slotBytes: number, lengths: Int32Array, count: number, results: Int32Array): void;
   /** Reads one frame; returns its length or a negative errno (-EAGAIN when none waits). */
   read(fd: number, buffer: Uint8Array): number;
   /** Starts reading bursts of up to `maxBatch` frames whenever `fd` turns readable. */

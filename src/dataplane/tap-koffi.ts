@@ -222,6 +222,7 @@ let backend: TapBackend | undefined;
 export function koffiTapBackend(): TapBackend {
   if (backend !== undefined) return backend;
   const c = loadLibc();
+  const slotViews = new WeakMap<Uint8Array, Uint8Array[]>();
   backend = {
     kind: 'koffi',
     open(name: string): number {
@@ -244,6 +245,19 @@ export function koffiTapBackend(): TapBackend {
     write(fd: number, frame: Uint8Array): number {
       const n = c.write(fd, frame, frame.length);
       return n < 0 ? -koffi.errno() : n;
+    },
+    writeBatch(fd, slots, slotBytes, lengths, count, results): void {
+      // One view per slot, made once per slot buffer: write() takes the pointer and the length apart.
+      let views = slotViews.get(slots);
+      if (views === undefined || views.length < count) {
+        views = [];
+        for (let off = 0; off + slotBytes <= slots.length; off += slotBytes) views.push(slots.subarray(off, off + slotBytes));
+        slotViews.set(slots, views);
+      }
+      for (let i = 0; i < count; i++) {
+        const n = c.write(fd, views[i]!, Math.min(Math.max(lengths[i]!, 0), slotBytes));
+        results[i] = n < 0 ? -koffi.errno() : n;
+      }
     },
     read(fd: number, buffer: Uint8Array): number {
       const n = c.read(fd, buffer, buffer.length);

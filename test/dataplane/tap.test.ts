@@ -85,7 +85,7 @@ describe.skipIf(skipReason !== null)('TapPort on /dev/net/tun', () => {
     });
     afterAll(() => delNetns(netns));
 
-    function openInNetns(options: { maxBatch?: number; maxFrameBytes?: number; backend?: TapBackend } = {}): TapPort {
+    function openInNetns(options: { maxBatch?: number; maxFrameBytes?: number; txBatch?: number; backend?: TapBackend } = {}): TapPort {
       const opened = new TapPort({ name: tapName, backend: options.backend ?? kind, clock: () => 1234, ...options });
       port = opened;
       moveTapToNetns(tapName, netns, { addresses: [`${KERNEL_IP}/24`] });
@@ -166,23 +166,83 @@ describe.skipIf(skipReason !== null)('TapPort on /dev/net/tun', () => {
       expect(tap.rxDroppedOversize).toBe(1);
     });
 
-    it('counts a frame written while the kernel end is down as dropped, without throwing', () => {
+    it('counts a frame written while the kernel end is down as dropped, without throwing', async () => {
       const tap = openInNetns();
       spawnSync('ip', ['-n', netns, 'link', 'set', 'dev', tapName, 'down']);
       const frame = new Uint8Array(60);
       frame.fill(0xff, 0, 6);
       tap.transmit(frame, 0);
+      await endOfTask();
       expect(tap.txFrames).toBe(0);
       expect(tap.txDroppedDown).toBe(1);
       expect(tap.lastErrno).toBe(-EIO);
     });
 
-    it('counts a frame shorter than an Ethernet header as invalid, without throwing', () => {
+    it('counts a frame shorter than an Ethernet header as invalid, without throwing', async () => {
       const tap = openInNetns();
       tap.transmit(new Uint8Array(5), 0);
+      await endOfTask();
       expect(tap.txFrames).toBe(0);
       expect(tap.txDroppedInvalid).toBe(1);
       expect(tap.lastErrno).toBe(-22); // EINVAL
+    });
+
+    /** A backend that records each writeBatch call: the frames it was given, copied. */
+    function recordingWrites(): { backend: TapBackend; batches: number[][][] } {
+      const real = loadTapBackend(kind);
+      const batches: number[][][] = [];
+      const backend: TapBackend = {
+        ...real,
+        writeBatch: (fd, slots, slotBytes, lengths, count, results) => {
+          const frames: number[][] = [];
+          for (let i = 0; i < count; i++) frames.push([...slots.subarray(i * slotBytes, i * slotBytes + lengths[i]!)]);
+          batches.push(frames);
+          real.writeBatch(fd, slots, slotBytes, lengths, count, results);
+        },
+      };
+      return { backend, batches };
+    }
+
+    /** A broadcast frame of `length` bytes whose byte 14 is `tag`. */
+    function taggedFrame(tag: number, length = 60): Uint8Array {
+      const frame = new Uint8Array(length);
+      frame.fill(0xff, 0, 6);
+      frame.set([0x02, 0x77, 0, 0, 9, 2], 6);
+      frame[12] = 0x88; // local experimental EtherType: the kernel counts and drops it
+      frame[13] = 0xb5;
+      frame[14] = tag;
+      return frame;
+    }
+
+    it('queues transmitted frames (copied) and writes them in order in one call at the end of the task', async () => {
+      const { backend, batches } = recordingWrites();
+      const tap = openInNetns({ backend });
+      const before = linkCounters(netns, tapName);
+      const reused = taggedFrame(1);
+      tap.transmit(reused, 0);
+      reused[14] = 2; // the caller may reuse its buffer at once
+      tap.transmit(reused, 0);
+      tap.transmit(taggedFrame(3, 100), 0);
+      expect(batches).toEqual([]);
+      expect(tap.txFrames).toBe(0);
+      await endOfTask();
+      expect(batches.length).toBe(1);
+      expect(batches[0]!.map((f) => [f[14], f.length])).toEqual([[1, 60], [2, 60], [3, 100]]);
+      expect([tap.txFrames, tap.txBytes]).toEqual([3, 220]);
+      expect(linkCounters(netns, tapName).rxPackets - before.rxPackets).toBe(3);
+    });
+
+    it('writes the queue at once when it holds txBatch frames, and close writes what is queued', async () => {
+      const { backend, batches } = recordingWrites();
+      const tap = openInNetns({ backend, txBatch: 2 });
+      for (let tag = 1; tag <= 5; tag++) tap.transmit(taggedFrame(tag), 0);
+      expect(batches.map((b) => b.map((f) => f[14]))).toEqual([[1, 2], [3, 4]]);
+      expect(tap.txFrames).toBe(4);
+      tap.close();
+      expect(batches.map((b) => b.map((f) => f[14]))).toEqual([[1, 2], [3, 4], [5]]);
+      expect(tap.txFrames).toBe(5);
+      await endOfTask(); // the queued flush finds nothing left
+      expect(batches.length).toBe(3);
     });
 
     it('close is idempotent, deletes the interface and drops later transmits', () => {
@@ -206,6 +266,11 @@ describe.skipIf(skipReason !== null)('TapPort on /dev/net/tun', () => {
     }
   });
 });
+
+/** Resolves after every microtask of the present task has run (a TapPort writes its send queue then). */
+function endOfTask(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
 
 /** ping that does not block the event loop (the TAP must be read while it runs). */
 function spawnPingAsync(netns: string): Promise<{ transmitted: number; received: number }> {

@@ -2,7 +2,7 @@
  * TAP I/O for src/dataplane/tap.ts: open a TAP (IFF_TAP | IFF_NO_PI), watch it for
  * readability with a libuv uv_poll_t on Node's own event loop (no extra thread), read
  * bursts of frames into a caller-owned slot buffer and hand the burst to JavaScript in
- * one call, write single frames. Plain Node-API C (node_api.h) so no npm dependency is
+ * one call, write single frames or a queued batch of them in one call. Plain Node-API C (node_api.h) so no npm dependency is
  * needed; libuv symbols come from the node binary itself.
  *
  * Why an addon: a koffi async poll() costs one thread-pool round trip per wake-up
@@ -104,6 +104,42 @@ static napi_value tap_write(napi_env env, napi_callback_info info) {
   CHECK(napi_get_typedarray_info(env, argv[1], &type, &length, &data, NULL, NULL));
   ssize_t n = write(fd, data, length);
   return int_value(env, n < 0 ? -errno : n);
+}
+
+/*
+ * tapWriteBatch(fd, slots: Uint8Array, slotBytes, lengths: Int32Array, count, results: Int32Array):
+ * writes frame i, slots[i*slotBytes, i*slotBytes + lengths[i]), for i < count, in order;
+ * results[i] is the bytes written or -errno. One call for a batch: the frames a model run
+ * delivered go out together instead of one JS-to-C crossing each.
+ */
+static napi_value tap_write_batch(napi_env env, napi_callback_info info) {
+  size_t argc = 6;
+  napi_value argv[6];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  int32_t fd, slot_bytes, count;
+  CHECK(napi_get_value_int32(env, argv[0], &fd));
+  CHECK(napi_get_value_int32(env, argv[2], &slot_bytes));
+  CHECK(napi_get_value_int32(env, argv[4], &count));
+  napi_typedarray_type type;
+  size_t slots_length, lengths_length, results_length;
+  void *slots, *lengths, *results;
+  CHECK(napi_get_typedarray_info(env, argv[1], &type, &slots_length, &slots, NULL, NULL));
+  CHECK(napi_get_typedarray_info(env, argv[3], &type, &lengths_length, &lengths, NULL, NULL));
+  CHECK(napi_get_typedarray_info(env, argv[5], &type, &results_length, &results, NULL, NULL));
+  if (count < 0 || slot_bytes <= 0 || (size_t)count > lengths_length || (size_t)count > results_length ||
+      (size_t)count * (size_t)slot_bytes > slots_length) {
+    napi_throw_range_error(env, NULL, "tapWriteBatch: count exceeds the slot, length or result arrays");
+    return NULL;
+  }
+  const int32_t *len = (const int32_t *)lengths;
+  int32_t *res = (int32_t *)results;
+  for (int32_t i = 0; i < count; i++) {
+    size_t n = len[i] < 0 ? 0 : (size_t)len[i];
+    if (n > (size_t)slot_bytes) n = (size_t)slot_bytes;
+    ssize_t w = write(fd, (uint8_t *)slots + (size_t)i * (size_t)slot_bytes, n);
+    res[i] = w < 0 ? -errno : (int32_t)w;
+  }
+  return int_value(env, count);
 }
 
 /* tapRead(fd, buffer: Uint8Array): bytes read or -errno (EAGAIN when empty). */
@@ -284,6 +320,7 @@ static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
       {"tapOpen", NULL, tap_open, NULL, NULL, NULL, napi_default, NULL},
       {"tapWrite", NULL, tap_write, NULL, NULL, NULL, napi_default, NULL},
+      {"tapWriteBatch", NULL, tap_write_batch, NULL, NULL, NULL, napi_default, NULL},
       {"tapRead", NULL, tap_read, NULL, NULL, NULL, napi_default, NULL},
       {"tapClose", NULL, tap_close, NULL, NULL, NULL, napi_default, NULL},
       {"tapWatch", NULL, tap_watch_start, NULL, NULL, NULL, napi_default, NULL},
