@@ -115,7 +115,7 @@ export class AxisChannel {
     // Trains post every handshake before its cycle; one that comes late could no longer be exact.
     if (cycle <= this.sim!.settledCycle()) throw new Error(`${this.name}: beat ${beat} posted for cycle ${cycle}, which has passed`);
     if (this.postCount === this.postCycles.length) this.growPosts();
-    const i = (this.postHead + this.postCount) % this.postCycles.length;
+    const i = (this.postHead + this.postCount) & (this.postCycles.length - 1);
     this.postPackets[i] = packet;
     this.postBeats[i] = beat;
     this.postCycles[i] = cycle;
@@ -158,17 +158,18 @@ export class AxisChannel {
   /** Consumer (trains): takes the oldest posted beat. */
   shiftPost(): void {
     this.postPackets[this.postHead] = null;
-    this.postHead = (this.postHead + 1) % this.postCycles.length;
+    this.postHead = (this.postHead + 1) & (this.postCycles.length - 1);
     this.postCount--;
   }
 
+  /** The ring's length is a power of two: indices wrap with a mask, not a division. */
   private growPosts(): void {
     const n = Math.max(16, this.postCycles.length * 2);
     const packets = new Array<Packet | null>(n).fill(null);
     const beats = new Int32Array(n);
     const cycles = new Float64Array(n);
     for (let k = 0; k < this.postCount; k++) {
-      const i = (this.postHead + k) % this.postCycles.length;
+      const i = (this.postHead + k) & (this.postCycles.length - 1);
       packets[k] = this.postPackets[i]!;
       beats[k] = this.postBeats[i]!;
       cycles[k] = this.postCycles[i]!;

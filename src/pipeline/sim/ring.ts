@@ -10,13 +10,16 @@ export class TimedRing<T> {
   length = 0;
 
   constructor(capacity = 64) {
-    this.items = new Array<T | null>(capacity).fill(null);
-    this.times = new Float64Array(capacity);
+    // A power of two, so indices wrap with a mask instead of an integer division.
+    let n = 1;
+    while (n < capacity) n *= 2;
+    this.items = new Array<T | null>(n).fill(null);
+    this.times = new Float64Array(n);
   }
 
   push(item: T, time: number): void {
     if (this.length === this.items.length) this.grow();
-    const i = (this.head + this.length) % this.items.length;
+    const i = (this.head + this.length) & (this.items.length - 1);
     this.items[i] = item;
     this.times[i] = time;
     this.length++;
@@ -37,7 +40,7 @@ export class TimedRing<T> {
   shift(): T {
     const item = this.items[this.head]!;
     this.items[this.head] = null;
-    this.head = (this.head + 1) % this.items.length;
+    this.head = (this.head + 1) & (this.items.length - 1);
     this.length--;
     return item;
   }
@@ -47,7 +50,7 @@ export class TimedRing<T> {
     const items = new Array<T | null>(n * 2).fill(null);
     const times = new Float64Array(n * 2);
     for (let k = 0; k < this.length; k++) {
-      const i = (this.head + k) % n;
+      const i = (this.head + k) & (n - 1);
       items[k] = this.items[i]!;
       times[k] = this.times[i]!;
     }
