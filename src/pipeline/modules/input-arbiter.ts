@@ -166,7 +166,7 @@ export class InputArbiter extends ClockedModule {
   private timelines: FallthroughFifoTimeline[] = [];
   /** First cycle whose round-robin step is not worked out yet (the pointer stands at curQueue then). */
   private decidedUntil = 0;
-  private readonly deferred = new DeferredCounts();
+  private readonly deferred = new DeferredCounts(this.regs);
   private inverseN = 1;
   /** Inputs with posts not yet taken, inputs whose producer waits on tready, timelines read or written since they last forgot. */
   private postedMask = 0;
@@ -251,7 +251,7 @@ export class InputArbiter extends ClockedModule {
         const beat = ch.peekBeat();
         const h = ch.peekCycle();
         tls[i]!.write(h, p, beat);
-        if (beat === p.beats - 1) this.deferred.add(h, this.regs, REG_PKT_IN, 1);
+        if (beat === p.beats - 1) this.deferred.add(h, REG_PKT_IN, 1);
         ch.shiftPost();
       }
     }
@@ -324,7 +324,7 @@ export class InputArbiter extends ClockedModule {
       tl.readHead(h);
       this.touchedMask |= 1 << q;
       const last = beat === p.beats - 1;
-      if (last) this.deferred.add(h, this.regs, REG_PKT_OUT, 1);
+      if (last) this.deferred.add(h, REG_PKT_OUT, 1);
       // IDLE goes to WR_PKT on any beat it takes (even a last one, as the RTL does).
       if (this.state === STATE_IDLE) {
         this.state = STATE_WR_PKT;

@@ -70,6 +70,7 @@ export class Nf10gRx extends ClockedModule {
   constructor(name: string, output: AxisChannel, pool: PacketPool, timing: WireTiming, srcPortOneHot: number, counters: Float64Array, idx: MacCounterIndex) {
     super(name);
     this.counters = counters;
+    this.deferred = new DeferredCounts(counters);
     this.idx = idx;
     this.out = this.output(output);
     this.pool = pool;
@@ -201,7 +202,7 @@ export class Nf10gRx extends ClockedModule {
 
   /** Beats posted, keyed by the cycle they move, with the 64-bit words each frees. */
   private readonly movedWords = new TimedRing<number>();
-  private readonly deferred = new DeferredCounts();
+  private readonly deferred: DeferredCounts;
   /** Latest horizon given to the input arbiter: no frame may be offered before it any more. */
   private promisedHorizon = Number.NEGATIVE_INFINITY;
   private shortestLastWordUnits = 0;
@@ -259,13 +260,12 @@ export class Nf10gRx extends ClockedModule {
       this.lastWordCycles.shift();
       while (this.movedWords.length > 0 && this.movedWords.peekTime() < firstWord) this.bufferedWords -= this.movedWords.shift();
       if (this.bufferedWords >= this.dropThresholdWords) {
-        this.deferred.add(firstWord, counters, idx.dropFifoFull, 1);
+        this.deferred.add(firstWord, idx.dropFifoFull, 1);
         this.pool.release(p);
         continue;
       }
       this.bufferedWords += Math.ceil(p.length / MAC_WORD_BYTES);
-      this.deferred.add(firstWord, counters, idx.rxPackets, 1);
-      this.deferred.add(firstWord, counters, idx.rxBytes, p.length);
+      this.deferred.add(firstWord, idx.rxPackets, 1, idx.rxBytes, p.length);
       this.rxq.push(p, lastWord + FIRST_BEAT_AFTER_LAST_WORD);
     }
     const out = this.out;

@@ -64,6 +64,7 @@ export class NfRiffaDma extends ClockedModule {
   constructor(name: string, toCore: AxisChannel, fromCore: AxisChannel, pool: PacketPool, coreHz: number, counters: Float64Array, idx: DmaCounterIndex, numPorts = 4) {
     super(name);
     this.counters = counters;
+    this.deferred = new DeferredCounts(counters);
     this.idx = idx;
     this.out = this.output(toCore);
     this.in = this.input(fromCore);
@@ -101,7 +102,7 @@ export class NfRiffaDma extends ClockedModule {
 
   /** Every attached host port takes frames ahead of their cycle (trains hand them over when their cycle is known). */
   private deliverAhead = false;
-  private readonly deferred = new DeferredCounts();
+  private readonly deferred: DeferredCounts;
 
   override settleTrains(cycle: number): number {
     return this.deferred.settle(cycle);
@@ -179,13 +180,12 @@ export class NfRiffaDma extends ClockedModule {
       if ((p.dstPort & (1 << (2 * i + 1))) === 0) continue;
       const port = this.ports[i];
       if (port === null || port === undefined) {
-        if (ahead) this.deferred.add(cycle - 1, counters, this.idx.dropNoPort, 1);
+        if (ahead) this.deferred.add(cycle - 1, this.idx.dropNoPort, 1);
         else counters[this.idx.dropNoPort]!++;
         continue;
       }
       if (ahead) {
-        this.deferred.add(cycle - 1, counters, this.idx.txPackets[i]!, 1);
-        this.deferred.add(cycle - 1, counters, this.idx.txBytes[i]!, p.length);
+        this.deferred.add(cycle - 1, this.idx.txPackets[i]!, 1, this.idx.txBytes[i]!, p.length);
       } else {
         counters[this.idx.txPackets[i]!]!++;
         counters[this.idx.txBytes[i]!]! += p.length;

@@ -93,6 +93,8 @@ export class OutputQueues extends ClockedModule {
     this.data = outputs.map((_, i) => new FallthroughSmallFifo(`${name}.output_fifo${i}`, params.bufferDepthBits, params.progFullThresholdWords));
     this.metadata = outputs.map((_, i) => new FallthroughSmallFifo(`${name}.metadata_fifo${i}`, params.metadataDepthBits, undefined, false));
     this.counters = new Float64Array(n * OQ_COUNTERS.length);
+    this.deferred = new DeferredCounts(this.counters);
+    this.deferredDrops = this.dropCounter === null ? null : new DeferredCounts(this.dropCounter.counters);
     this.metadataState = new Uint8Array(n);
     this.nearlyFull = new Uint8Array(n);
     this.metadataNearlyFull = new Uint8Array(n);
@@ -251,7 +253,9 @@ export class OutputQueues extends ClockedModule {
   private metadataTimeline: FallthroughFifoTimeline[] = [];
   /** Queues with words written and not yet posted. */
   private unreadMask = 0;
-  private readonly deferred = new DeferredCounts();
+  private readonly deferred: DeferredCounts;
+  /** For the NIC's drop.outputQueueFull counter, in another array. */
+  private readonly deferredDrops: DeferredCounts | null;
 
   override canRunTrains(): boolean {
     return this.tailDrop;
@@ -284,7 +288,9 @@ export class OutputQueues extends ClockedModule {
   }
 
   override settleTrains(cycle: number): number {
-    return this.deferred.settle(cycle);
+    const last = this.deferred.settle(cycle);
+    const lastDrop = this.deferredDrops === null ? Number.NEGATIVE_INFINITY : this.deferredDrops.settle(cycle);
+    return last > lastDrop ? last : lastDrop;
   }
 
   protected override pump(): void {
@@ -314,8 +320,7 @@ export class OutputQueues extends ClockedModule {
           if (this.metadataState[q] === WAIT_HEADER) {
             this.metadataState[q] = WAIT_EOP;
             metaTl[q]!.readHead(h);
-            this.deferred.add(h, counters, q * K + OQ_PKT_REMOVED, 1);
-            this.deferred.add(h, counters, q * K + OQ_BYTES_REMOVED, p.length);
+            this.deferred.add(h, q * K + OQ_PKT_REMOVED, 1, q * K + OQ_BYTES_REMOVED, p.length);
           } else if (beat === p.beats - 1) {
             this.metadataState[q] = WAIT_HEADER;
           }
@@ -349,13 +354,12 @@ export class OutputQueues extends ClockedModule {
           }
           // A queue's depth before the decision waits on reads not yet known.
           if (!known) break;
-          if (drop && this.dropCounter !== null) this.deferred.add(decision, this.dropCounter.counters, this.dropCounter.index, 1);
+          if (drop && this.deferredDrops !== null) this.deferredDrops.add(decision, this.dropCounter!.index, 1);
           const base = drop ? OQ_PKT_DROPPED : OQ_PKT_STORED;
           let copies = 0;
           for (let m = oq; m !== 0; m &= m - 1) {
             const q = 31 - Math.clz32(m & -m);
-            this.deferred.add(decision, counters, q * K + base, 1);
-            this.deferred.add(decision, counters, q * K + base + 1, p.length);
+            this.deferred.add(decision, q * K + base, 1, q * K + base + 1, p.length);
             copies++;
           }
           if (!drop && copies > 1) p.refs += copies - 1;
@@ -387,7 +391,7 @@ export class OutputQueues extends ClockedModule {
       dataTl[q]!.forgetBefore(settled);
       metaTl[q]!.forgetBefore(settled);
     }
-    this.deferred.settle(settled);
+    this.settleTrains(settled);
     if (waitUntil < IDLE) this.wakeAt(waitUntil);
   }
 

@@ -5,15 +5,19 @@
  * the per-cycle run shows. The owner settles on every pump and the simulator at the
  * end of every run.
  *
+ * One instance serves one counter array (the module's), and an entry carries up to two
+ * increments, as the cores count a packet and its bytes in the same cycle: a packet
+ * costs one entry per counting point, with no object reference stored per entry.
  * Increments mostly come in cycle order: they are kept as a queue, and a settle takes
- * what is due from its head; only while an increment is queued behind a later one
- * does a settle look at every entry.
+ * what is due from its head; only while an entry is queued behind a later one does a
+ * settle look at every entry.
  */
 export class DeferredCounts {
+  readonly target: Float64Array;
   private cycles = new Float64Array(16);
-  private targets: (Float64Array | null)[] = new Array<Float64Array | null>(16).fill(null);
-  private indices = new Int32Array(16);
-  private deltas = new Float64Array(16);
+  /** Entry i adds deltas[2i] to target[indices[2i]], and deltas[2i+1] to target[indices[2i+1]] when that index is >= 0. */
+  private indices = new Int32Array(32);
+  private deltas = new Float64Array(32);
   /** Queue of entries [head, head + n) in a ring of cycles.length (a power of two). */
   private head = 0;
   private n = 0;
@@ -23,14 +27,23 @@ export class DeferredCounts {
   private lastCycle = Number.NEGATIVE_INFINITY;
   private inOrder = true;
 
-  /** Adds `delta` to `target[index]` once cycle `cycle` has happened. */
-  add(cycle: number, target: Float64Array, index: number, delta: number): void {
+  constructor(target: Float64Array) {
+    this.target = target;
+  }
+
+  /**
+   * Adds `delta` to `target[index]`, and `delta2` to `target[index2]` unless index2 is -1,
+   * once cycle `cycle` has happened.
+   */
+  add(cycle: number, index: number, delta: number, index2 = -1, delta2 = 0): void {
     if (this.n === this.cycles.length) this.grow();
     const i = (this.head + this.n++) & (this.cycles.length - 1);
     this.cycles[i] = cycle;
-    this.targets[i] = target;
-    this.indices[i] = index;
-    this.deltas[i] = delta;
+    const j = 2 * i;
+    this.indices[j] = index;
+    this.deltas[j] = delta;
+    this.indices[j + 1] = index2;
+    this.deltas[j + 1] = delta2;
     if (cycle < this.earliest) this.earliest = cycle;
     if (cycle < this.lastCycle) this.inOrder = false;
     else this.lastCycle = cycle;
@@ -42,8 +55,17 @@ export class DeferredCounts {
     return this.inOrder ? this.settleHead(cycle) : this.settleAll(cycle);
   }
 
+  /** Entries not yet applied. */
   get pending(): number {
     return this.n;
+  }
+
+  private apply(i: number): void {
+    const j = 2 * i;
+    const target = this.target;
+    target[this.indices[j]!]! += this.deltas[j]!;
+    const index2 = this.indices[j + 1]!;
+    if (index2 >= 0) target[index2]! += this.deltas[j + 1]!;
   }
 
   /** In order: the due entries are a prefix. */
@@ -54,8 +76,7 @@ export class DeferredCounts {
       const i = this.head;
       const c = this.cycles[i]!;
       if (c > cycle) break;
-      this.targets[i]![this.indices[i]!]! += this.deltas[i]!;
-      this.targets[i] = null;
+      this.apply(i);
       last = c;
       this.head = (i + 1) & mask;
       this.n--;
@@ -77,18 +98,17 @@ export class DeferredCounts {
       const i = (this.head + k) & mask;
       const c = this.cycles[i]!;
       if (c <= cycle) {
-        this.targets[i]![this.indices[i]!]! += this.deltas[i]!;
+        this.apply(i);
         if (c > last) last = c;
-        this.targets[i] = null;
         continue;
       }
       const j = (this.head + kept) & mask;
       if (j !== i) {
         this.cycles[j] = c;
-        this.targets[j] = this.targets[i]!;
-        this.indices[j] = this.indices[i]!;
-        this.deltas[j] = this.deltas[i]!;
-        this.targets[i] = null;
+        this.indices[2 * j] = this.indices[2 * i]!;
+        this.deltas[2 * j] = this.deltas[2 * i]!;
+        this.indices[2 * j + 1] = this.indices[2 * i + 1]!;
+        this.deltas[2 * j + 1] = this.deltas[2 * i + 1]!;
       }
       if (c < earliest) earliest = c;
       if (c < prev) inOrder = false;
@@ -106,20 +126,19 @@ export class DeferredCounts {
     const old = this.cycles.length;
     const m = old * 2;
     const cycles = new Float64Array(m);
-    const indices = new Int32Array(m);
-    const deltas = new Float64Array(m);
-    const targets = new Array<Float64Array | null>(m).fill(null);
+    const indices = new Int32Array(2 * m);
+    const deltas = new Float64Array(2 * m);
     for (let k = 0; k < this.n; k++) {
       const i = (this.head + k) & (old - 1);
       cycles[k] = this.cycles[i]!;
-      indices[k] = this.indices[i]!;
-      deltas[k] = this.deltas[i]!;
-      targets[k] = this.targets[i]!;
+      indices[2 * k] = this.indices[2 * i]!;
+      deltas[2 * k] = this.deltas[2 * i]!;
+      indices[2 * k + 1] = this.indices[2 * i + 1]!;
+      deltas[2 * k + 1] = this.deltas[2 * i + 1]!;
     }
     this.cycles = cycles;
     this.indices = indices;
     this.deltas = deltas;
-    this.targets = targets;
     this.head = 0;
   }
 }

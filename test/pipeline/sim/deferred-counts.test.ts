@@ -2,12 +2,20 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { DeferredCounts } from '../../../src/pipeline/sim/deferred-counts.ts';
 
-type Op = { kind: 'add'; cycle: number; index: number; delta: number } | { kind: 'settle'; cycle: number };
+type Op = { kind: 'add'; cycle: number; index: number; delta: number; index2: number; delta2: number } | { kind: 'settle'; cycle: number };
 
 describe('DeferredCounts', () => {
-  it('applies exactly the increments of cycles up to each settle, in or out of cycle order (against a plain list)', () => {
+  it('applies exactly the increments (one or two an entry) of cycles up to each settle, in or out of cycle order (against a plain list)', () => {
     const op: fc.Arbitrary<Op> = fc.oneof(
-      fc.record({ kind: fc.constant('add' as const), cycle: fc.integer({ min: 0, max: 200 }), index: fc.integer({ min: 0, max: 3 }), delta: fc.integer({ min: 1, max: 100 }) }),
+      fc.record({
+        kind: fc.constant('add' as const),
+        cycle: fc.integer({ min: 0, max: 200 }),
+        index: fc.integer({ min: 0, max: 3 }),
+        delta: fc.integer({ min: 1, max: 100 }),
+        // -1: a single increment.
+        index2: fc.integer({ min: -1, max: 3 }),
+        delta2: fc.integer({ min: 1, max: 1000 }),
+      }),
       fc.record({ kind: fc.constant('settle' as const), cycle: fc.integer({ min: 0, max: 220 }) }),
     );
     // Mostly rising cycles (as trains add them), sometimes one behind.
@@ -21,18 +29,22 @@ describe('DeferredCounts', () => {
     });
     fc.assert(
       fc.property(fc.oneof(rising, fc.array(op, { minLength: 1, maxLength: 300 })), (ops) => {
-        const deferred = new DeferredCounts();
         const target = new Float64Array(4);
+        const deferred = new DeferredCounts(target);
         const expected = new Float64Array(4);
-        let pending: { cycle: number; index: number; delta: number }[] = [];
+        let pending: { cycle: number; index: number; delta: number; index2: number; delta2: number }[] = [];
         for (const o of ops) {
           if (o.kind === 'add') {
-            deferred.add(o.cycle, target, o.index, o.delta);
+            if (o.index2 < 0) deferred.add(o.cycle, o.index, o.delta);
+            else deferred.add(o.cycle, o.index, o.delta, o.index2, o.delta2);
             pending.push(o);
           } else {
             const due = pending.filter((p) => p.cycle <= o.cycle);
             pending = pending.filter((p) => p.cycle > o.cycle);
-            for (const p of due) expected[p.index]! += p.delta;
+            for (const p of due) {
+              expected[p.index]! += p.delta;
+              if (p.index2 >= 0) expected[p.index2]! += p.delta2;
+            }
             const last = deferred.settle(o.cycle);
             expect(last).toBe(due.length === 0 ? Number.NEGATIVE_INFINITY : Math.max(...due.map((p) => p.cycle)));
             expect(Array.from(target)).toEqual(Array.from(expected));
