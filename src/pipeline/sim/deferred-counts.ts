@@ -8,9 +8,9 @@
  * One instance serves one counter array (the module's), and an entry carries up to two
  * increments, as the cores count a packet and its bytes in the same cycle: a packet
  * costs one entry per counting point, with no object reference stored per entry.
- * Increments mostly come in cycle order: they are kept as a queue, and a settle takes
- * what is due from its head; only while an entry is queued behind a later one does a
- * settle look at every entry.
+ * Entries are kept in cycle order, so a settle takes what is due from the head. They
+ * mostly come in order; one that does not (a module that decides some packets further
+ * ahead than others) is moved back past the later ones, which are few.
  */
 export class DeferredCounts {
   readonly target: Float64Array;
@@ -23,9 +23,8 @@ export class DeferredCounts {
   private n = 0;
   /** Earliest pending cycle (Infinity when none): most settles have nothing to do. */
   private earliest = Number.POSITIVE_INFINITY;
-  /** Cycle of the last entry queued; an entry earlier than it leaves the queue out of order. */
+  /** Cycle of the last entry in the queue (-Infinity when none). */
   private lastCycle = Number.NEGATIVE_INFINITY;
-  private inOrder = true;
 
   constructor(target: Float64Array) {
     this.target = target;
@@ -37,7 +36,19 @@ export class DeferredCounts {
    */
   add(cycle: number, index: number, delta: number, index2 = -1, delta2 = 0): void {
     if (this.n === this.cycles.length) this.grow();
-    const i = (this.head + this.n++) & (this.cycles.length - 1);
+    const mask = this.cycles.length - 1;
+    let i = (this.head + this.n++) & mask;
+    if (cycle < this.lastCycle) {
+      // Out of order: move the later entries one place back (stable: after equal cycles).
+      for (let k = this.n - 1; k > 0; k--) {
+        const prev = (i - 1) & mask;
+        if (this.cycles[prev]! <= cycle) break;
+        this.move(prev, i);
+        i = prev;
+      }
+    } else {
+      this.lastCycle = cycle;
+    }
     this.cycles[i] = cycle;
     const j = 2 * i;
     this.indices[j] = index;
@@ -45,31 +56,11 @@ export class DeferredCounts {
     this.indices[j + 1] = index2;
     this.deltas[j + 1] = delta2;
     if (cycle < this.earliest) this.earliest = cycle;
-    if (cycle < this.lastCycle) this.inOrder = false;
-    else this.lastCycle = cycle;
   }
 
   /** Applies every increment of a cycle <= `cycle`; returns the latest cycle applied (-Infinity if none). */
   settle(cycle: number): number {
     if (this.earliest > cycle) return Number.NEGATIVE_INFINITY;
-    return this.inOrder ? this.settleHead(cycle) : this.settleAll(cycle);
-  }
-
-  /** Entries not yet applied. */
-  get pending(): number {
-    return this.n;
-  }
-
-  private apply(i: number): void {
-    const j = 2 * i;
-    const target = this.target;
-    target[this.indices[j]!]! += this.deltas[j]!;
-    const index2 = this.indices[j + 1]!;
-    if (index2 >= 0) target[index2]! += this.deltas[j + 1]!;
-  }
-
-  /** In order: the due entries are a prefix. */
-  private settleHead(cycle: number): number {
     const mask = this.cycles.length - 1;
     let last = Number.NEGATIVE_INFINITY;
     while (this.n > 0) {
@@ -86,40 +77,25 @@ export class DeferredCounts {
     return last;
   }
 
-  /** Out of order: apply what is due anywhere, keep the rest in their order, and see whether they are in order again. */
-  private settleAll(cycle: number): number {
-    const mask = this.cycles.length - 1;
-    let last = Number.NEGATIVE_INFINITY;
-    let kept = 0;
-    let earliest = Number.POSITIVE_INFINITY;
-    let prev = Number.NEGATIVE_INFINITY;
-    let inOrder = true;
-    for (let k = 0; k < this.n; k++) {
-      const i = (this.head + k) & mask;
-      const c = this.cycles[i]!;
-      if (c <= cycle) {
-        this.apply(i);
-        if (c > last) last = c;
-        continue;
-      }
-      const j = (this.head + kept) & mask;
-      if (j !== i) {
-        this.cycles[j] = c;
-        this.indices[2 * j] = this.indices[2 * i]!;
-        this.deltas[2 * j] = this.deltas[2 * i]!;
-        this.indices[2 * j + 1] = this.indices[2 * i + 1]!;
-        this.deltas[2 * j + 1] = this.deltas[2 * i + 1]!;
-      }
-      if (c < earliest) earliest = c;
-      if (c < prev) inOrder = false;
-      else prev = c;
-      kept++;
-    }
-    this.n = kept;
-    this.earliest = earliest;
-    this.inOrder = inOrder;
-    this.lastCycle = kept === 0 ? Number.NEGATIVE_INFINITY : prev;
-    return last;
+  /** Entries not yet applied. */
+  get pending(): number {
+    return this.n;
+  }
+
+  private apply(i: number): void {
+    const j = 2 * i;
+    const target = this.target;
+    target[this.indices[j]!]! += this.deltas[j]!;
+    const index2 = this.indices[j + 1]!;
+    if (index2 >= 0) target[index2]! += this.deltas[j + 1]!;
+  }
+
+  private move(from: number, to: number): void {
+    this.cycles[to] = this.cycles[from]!;
+    this.indices[2 * to] = this.indices[2 * from]!;
+    this.deltas[2 * to] = this.deltas[2 * from]!;
+    this.indices[2 * to + 1] = this.indices[2 * from + 1]!;
+    this.deltas[2 * to + 1] = this.deltas[2 * from + 1]!;
   }
 
   private grow(): void {
