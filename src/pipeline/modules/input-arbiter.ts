@@ -229,7 +229,7 @@ export class InputArbiter extends ClockedModule {
    */
   private emptyQueueHorizon(ch: AxisChannel, now: number): number {
     const idle = ch.idleLookaheadCycles;
-    if (idle !== idle) return ch.producer!.trainHorizon(ch) + 3;
+    if (idle !== idle) return ch.producerHorizon() + 3;
     let c = (ch.idleFrom > now ? ch.idleFrom : now) + idle;
     if (c <= ch.lastPostedCycle) c = ch.lastPostedCycle + 1;
     if (c > ch.idleHorizonUsed) ch.idleHorizonUsed = c;

@@ -49,6 +49,8 @@ export abstract class ClockedModule {
     if (ch.consumer !== null) throw new Error(`${ch.name} already has consumer ${ch.consumer.name}`);
     ch.consumer = this;
     ch.consumerWakeOnHandshakeOnly = this.wakeOnHandshakeOnly;
+    ch.consumerTrainAccept = this.trainAccept;
+    ch.consumerTrainPosted = this.trainPosted;
     this.channels.push(ch);
     return ch;
   }
@@ -58,6 +60,8 @@ export abstract class ClockedModule {
     if (ch.producer !== null) throw new Error(`${ch.name} already has producer ${ch.producer.name}`);
     ch.producer = this;
     ch.producerWakeOnHandshakeOnly = this.wakeOnHandshakeOnly;
+    ch.producerTrainAcceptable = this.trainAcceptable;
+    ch.producerTrainHorizon = this.trainHorizon;
     this.channels.push(ch);
     return ch;
   }
