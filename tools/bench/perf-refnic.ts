@@ -13,10 +13,10 @@
 import { createHash } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { createMemoryLink } from '../../src/dataplane/memory-link.ts';
-import type { Port } from '../../src/dataplane/port.ts';
 import { ReferenceNic } from '../../src/pipeline/nic/reference-nic.ts';
 import { Simulator } from '../../src/pipeline/sim/simulator.ts';
-import { ClockedModule, IDLE } from '../../src/pipeline/sim/module.ts';
+import type { ClockedModule } from '../../src/pipeline/sim/module.ts';
+import { ScheduledSender } from '../../src/host/sim/scheduled-sender.ts';
 import { measureThroughput } from './model.ts';
 
 const [mode = 'tput', ...rest] = process.argv.slice(2);
@@ -102,30 +102,6 @@ if (mode === 'tput') {
 } else {
   throw new Error(`unknown mode ${mode}`);
 }
-}
-
-/** Offers frames on a port at fixed cycles. */
-class ScheduledSender extends ClockedModule {
-  private readonly frames: Uint8Array[] = [];
-  private readonly cycles: number[] = [];
-  private next = 0;
-  constructor(name: string, private readonly port: Port) {
-    super(name);
-  }
-  send(frame: Uint8Array, cycle: number): void {
-    this.frames.push(frame);
-    this.cycles.push(cycle);
-    this.wakeAt(cycle);
-  }
-  evaluate(cycle: number): void {
-    while (this.next < this.frames.length && this.cycles[this.next]! <= cycle) {
-      this.port.transmit(this.frames[this.next]!, cycle);
-      this.next++;
-    }
-  }
-  commit(): number {
-    return this.next < this.frames.length ? this.cycles[this.next]! : IDLE;
-  }
 }
 
 function runMixed(variant: 'tail_drop' | 'global_backpressure', seed: number): string {

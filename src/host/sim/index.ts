@@ -8,3 +8,4 @@ export * from './udp-echo-service.ts';
 export * from './l2-switch.ts';
 export * from './traffic-generator.ts';
 export * from './fig8-testbed.ts';
+export * from './scheduled-sender.ts';

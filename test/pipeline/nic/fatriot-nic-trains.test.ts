@@ -1,9 +1,8 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { createMemoryLink } from '../../../src/dataplane/memory-link.ts';
-import type { Port } from '../../../src/dataplane/port.ts';
 import { FatriotNic } from '../../../src/pipeline/nic/fatriot-nic.ts';
-import { ClockedModule, IDLE } from '../../../src/pipeline/sim/module.ts';
+import { ScheduledSender } from '../../../src/host/sim/scheduled-sender.ts';
 import { Simulator, type SimulatorOptions } from '../../../src/pipeline/sim/simulator.ts';
 import { buildArpFrame, buildIcmpEchoFrame, buildUdpFrame } from '../../../src/pipeline/wire/build.ts';
 import { formatIpv4 } from '../../../src/pipeline/wire/address.ts';
@@ -16,28 +15,6 @@ const SERVICE = { ip: '10.0.0.11', mac: '02:00:00:00:00:0b', port: 7 };
 const HOST = { ip: '10.0.0.10', mac: '02:00:00:00:00:0a' };
 const BACKUP = { ip: '10.0.0.21', mac: '02:00:00:00:00:15', port: 7 };
 const RELAY = { ip: '10.0.0.110', mac: '02:00:00:00:00:6e' };
-
-/** Sends frames on a port at the cycles it is given (in any order of calls, sent in cycle order). */
-class Responder extends ClockedModule {
-  private readonly queue: { frame: Uint8Array; cycle: number }[] = [];
-  constructor(
-    name: string,
-    private readonly port: Port,
-  ) {
-    super(name);
-  }
-  send(frame: Uint8Array, cycle: number): void {
-    this.queue.push({ frame, cycle });
-    this.queue.sort((a, b) => a.cycle - b.cycle);
-    this.wakeAt(cycle);
-  }
-  evaluate(cycle: number): void {
-    while (this.queue.length > 0 && this.queue[0]!.cycle <= cycle) this.port.transmit(this.queue.shift()!.frame, cycle);
-  }
-  commit(): number {
-    return this.queue.length > 0 ? this.queue[0]!.cycle : IDLE;
-  }
-}
 
 interface Scenario {
   /** Client requests: cycle offset from the previous one, UDP payload bytes, and whether it goes to the service (else some other address). */
@@ -74,8 +51,8 @@ async function run(options: SimulatorOptions, sc: Scenario): Promise<{ log: stri
   await cfg.heartbeat({ svcId: 1, kind: 'udp', targetIp: SERVICE.ip, targetMac: SERVICE.mac, port: SERVICE.port, payload: new Uint8Array([1, 2, 3, 4]), intervalS, threshold: 1.5, learnSamples: 2 });
   await cfg.heartbeat({ svcId: 2, kind: 'host', targetIp: HOST.ip, targetMac: HOST.mac, intervalS, threshold: 1.5, learnSamples: 2 });
   const sim = nic.sim;
-  const client = sim.add(new Responder('client', wire));
-  const hostSide = sim.add(new Responder('host_os', host));
+  const client = sim.add(new ScheduledSender('client', wire));
+  const hostSide = sim.add(new ScheduledSender('host_os', host));
   const start = sim.now + 50;
   const crashAt = start + sc.crashAt;
   const parser = new HeaderParser();

@@ -3,32 +3,7 @@ import { netfpgaSpec, wireBytesPerFrame } from '../../../hw/netfpga-spec/index.t
 import { createMemoryLink } from '../../../src/dataplane/memory-link.ts';
 import { ReferenceNic } from '../../../src/pipeline/nic/reference-nic.ts';
 import { OQ_BYTES_DROPPED, OQ_PKT_DROPPED, OQ_PKT_STORED } from '../../../src/pipeline/modules/output-queues.ts';
-import { ClockedModule, IDLE } from '../../../src/pipeline/sim/module.ts';
-import type { Port } from '../../../src/dataplane/port.ts';
-
-/** Offers frames on a port at fixed cycles (a wire-side traffic source in the simulator). */
-class ScheduledSender extends ClockedModule {
-  private readonly frames: Uint8Array[] = [];
-  private readonly cycles: number[] = [];
-  private next = 0;
-  constructor(name: string, private readonly port: Port) {
-    super(name);
-  }
-  send(frame: Uint8Array, cycle: number): void {
-    this.frames.push(frame);
-    this.cycles.push(cycle);
-    this.wakeAt(cycle);
-  }
-  evaluate(cycle: number): void {
-    while (this.next < this.frames.length && this.cycles[this.next]! <= cycle) {
-      this.port.transmit(this.frames[this.next]!, cycle);
-      this.next++;
-    }
-  }
-  commit(): number {
-    return this.next < this.frames.length ? this.cycles[this.next]! : IDLE;
-  }
-}
+import { ScheduledSender } from '../../../src/host/sim/scheduled-sender.ts';
 
 function frameOf(length: number, tag: number): Uint8Array {
   const f = new Uint8Array(length);
