@@ -72,6 +72,22 @@ describe('loadTapBackend', () => {
   });
 });
 
+describe.skipIf(addonTapBackend() === null)('TAP addon arguments', () => {
+  it('refuses typed arrays of the wrong element type instead of reading them as other types', () => {
+    const addon = addonTapBackend()!;
+    const slots = new Uint8Array(64);
+    const results = new Int32Array(1);
+    expect(() => addon.writeBatch(-1, slots, 64, new Float64Array(1) as unknown as Int32Array, 1, results)).toThrow(TypeError);
+    expect(() => addon.writeBatch(-1, slots, 64, new Int32Array(1), 1, new Uint32Array(1) as unknown as Int32Array)).toThrow(TypeError);
+    expect(() => addon.writeBatch(-1, new Uint16Array(32) as unknown as Uint8Array, 64, new Int32Array(1), 1, results)).toThrow(TypeError);
+    expect(() => addon.write(-1, new Float32Array(4) as unknown as Uint8Array)).toThrow(TypeError);
+    expect(() => addon.writeBatch(-1, slots, 64, new Int32Array(1), 2, results)).toThrow(RangeError);
+    // Well-formed: the write itself fails on the bad fd, reported per frame.
+    addon.writeBatch(-1, slots, 64, new Int32Array([60]), 1, results);
+    expect(results[0]).toBe(-9); // EBADF
+  });
+});
+
 describe.skipIf(skipReason !== null)('TapPort on /dev/net/tun', () => {
   describe.each(backends)('%s backend', (kind) => {
     const netns = uniquePrefix(`tp${kind[0]}`);

@@ -13,6 +13,7 @@
 #include <linux/if.h>
 #include <linux/if_tun.h>
 #include <node_api.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -65,6 +66,26 @@ static napi_value int_value(napi_env env, int64_t v) {
   return out;
 }
 
+/*
+ * The data and element count of typed-array argument `value` when it is of `type`; NULL,
+ * with a TypeError thrown, otherwise (a Float64Array passed for lengths must not be read
+ * as int32s).
+ */
+static void *typed_array_arg(napi_env env, napi_value value, napi_typedarray_type type, size_t *length,
+                             const char *what) {
+  napi_typedarray_type actual;
+  void *data = NULL;
+  bool is_typed = false;
+  if (napi_is_typedarray(env, value, &is_typed) != napi_ok || !is_typed ||
+      napi_get_typedarray_info(env, value, &actual, length, &data, NULL, NULL) != napi_ok || actual != type) {
+    napi_throw_type_error(env, NULL, what);
+    return NULL;
+  }
+  /* An empty typed array may have no data pointer; callers index nothing then. */
+  static uint8_t empty[1];
+  return data == NULL ? (void *)empty : data;
+}
+
 /* tapOpen(name: string): number - fd of a new non-blocking, close-on-exec TAP. */
 static napi_value tap_open(napi_env env, napi_callback_info info) {
   size_t argc = 1;
@@ -98,10 +119,9 @@ static napi_value tap_write(napi_env env, napi_callback_info info) {
   CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   int32_t fd;
   CHECK(napi_get_value_int32(env, argv[0], &fd));
-  napi_typedarray_type type;
   size_t length;
-  void *data;
-  CHECK(napi_get_typedarray_info(env, argv[1], &type, &length, &data, NULL, NULL));
+  void *data = typed_array_arg(env, argv[1], napi_uint8_array, &length, "tapWrite: frame must be a Uint8Array");
+  if (data == NULL) return NULL;
   ssize_t n = write(fd, data, length);
   return int_value(env, n < 0 ? -errno : n);
 }
@@ -120,23 +140,22 @@ static napi_value tap_write_batch(napi_env env, napi_callback_info info) {
   CHECK(napi_get_value_int32(env, argv[0], &fd));
   CHECK(napi_get_value_int32(env, argv[2], &slot_bytes));
   CHECK(napi_get_value_int32(env, argv[4], &count));
-  napi_typedarray_type type;
   size_t slots_length, lengths_length, results_length;
-  void *slots, *lengths, *results;
-  CHECK(napi_get_typedarray_info(env, argv[1], &type, &slots_length, &slots, NULL, NULL));
-  CHECK(napi_get_typedarray_info(env, argv[3], &type, &lengths_length, &lengths, NULL, NULL));
-  CHECK(napi_get_typedarray_info(env, argv[5], &type, &results_length, &results, NULL, NULL));
+  uint8_t *slots = typed_array_arg(env, argv[1], napi_uint8_array, &slots_length, "tapWriteBatch: slots must be a Uint8Array");
+  if (slots == NULL) return NULL;
+  const int32_t *len = typed_array_arg(env, argv[3], napi_int32_array, &lengths_length, "tapWriteBatch: lengths must be an Int32Array");
+  if (len == NULL) return NULL;
+  int32_t *res = typed_array_arg(env, argv[5], napi_int32_array, &results_length, "tapWriteBatch: results must be an Int32Array");
+  if (res == NULL) return NULL;
   if (count < 0 || slot_bytes <= 0 || (size_t)count > lengths_length || (size_t)count > results_length ||
       (size_t)count * (size_t)slot_bytes > slots_length) {
     napi_throw_range_error(env, NULL, "tapWriteBatch: count exceeds the slot, length or result arrays");
     return NULL;
   }
-  const int32_t *len = (const int32_t *)lengths;
-  int32_t *res = (int32_t *)results;
   for (int32_t i = 0; i < count; i++) {
     size_t n = len[i] < 0 ? 0 : (size_t)len[i];
     if (n > (size_t)slot_bytes) n = (size_t)slot_bytes;
-    ssize_t w = write(fd, (uint8_t *)slots + (size_t)i * (size_t)slot_bytes, n);
+    ssize_t w = write(fd, slots + (size_t)i * (size_t)slot_bytes, n);
     res[i] = w < 0 ? -errno : (int32_t)w;
   }
   return int_value(env, count);
@@ -149,10 +168,9 @@ static napi_value tap_read(napi_env env, napi_callback_info info) {
   CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   int32_t fd;
   CHECK(napi_get_value_int32(env, argv[0], &fd));
-  napi_typedarray_type type;
   size_t length;
-  void *data;
-  CHECK(napi_get_typedarray_info(env, argv[1], &type, &length, &data, NULL, NULL));
+  void *data = typed_array_arg(env, argv[1], napi_uint8_array, &length, "tapRead: buffer must be a Uint8Array");
+  if (data == NULL) return NULL;
   ssize_t n = read(fd, data, length);
   return int_value(env, n < 0 ? -errno : n);
 }
@@ -242,13 +260,12 @@ static napi_value tap_watch_start(napi_env env, napi_callback_info info) {
   CHECK(napi_get_value_int32(env, argv[0], &fd));
   CHECK(napi_get_value_uint32(env, argv[2], &slot_bytes));
   CHECK(napi_get_value_uint32(env, argv[4], &max_batch));
-  napi_typedarray_type slots_type, lengths_type;
   size_t slots_length, lengths_length;
-  void *slots, *lengths;
-  CHECK(napi_get_typedarray_info(env, argv[1], &slots_type, &slots_length, &slots, NULL, NULL));
-  CHECK(napi_get_typedarray_info(env, argv[3], &lengths_type, &lengths_length, &lengths, NULL, NULL));
-  if (slots_type != napi_uint8_array || lengths_type != napi_int32_array || max_batch == 0 ||
-      slot_bytes == 0 || (size_t)slot_bytes * max_batch > slots_length || max_batch > lengths_length) {
+  uint8_t *slots = typed_array_arg(env, argv[1], napi_uint8_array, &slots_length, "tapWatch: slots must be a Uint8Array");
+  if (slots == NULL) return NULL;
+  int32_t *lengths = typed_array_arg(env, argv[3], napi_int32_array, &lengths_length, "tapWatch: lengths must be an Int32Array");
+  if (lengths == NULL) return NULL;
+  if (max_batch == 0 || slot_bytes == 0 || (size_t)slot_bytes * max_batch > slots_length || max_batch > lengths_length) {
     napi_throw_range_error(env, NULL, "tapWatch: slots/lengths too small for maxBatch");
     return NULL;
   }
