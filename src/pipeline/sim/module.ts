@@ -124,14 +124,16 @@ export abstract class ClockedModule {
     if (this.bridgesTrains) this.bridge = new TrainBridge(this);
   }
 
-  /** Consumer: beats were posted on input `ch`. Called synchronously by the producer. */
+  /** Consumer: beats were posted on input `ch`. Called synchronously by the producer. By default: pump. */
   trainPosted(ch: AxisChannel): void {
-    this.bridge?.trainPosted(ch);
+    if (this.bridge !== null) this.bridge.trainPosted(ch);
+    else this.runPump();
   }
 
-  /** Producer: the consumer of `ch` can now answer `trainAccept` for more beats. */
+  /** Producer: the consumer of `ch` can now answer `trainAccept` for more beats. By default: pump. */
   trainAcceptable(ch: AxisChannel): void {
-    this.bridge?.trainAcceptable(ch);
+    if (this.bridge !== null) this.bridge.trainAcceptable(ch);
+    else this.runPump();
   }
 
   /**
