@@ -155,6 +155,10 @@ export class DualQueue extends ClockedModule {
     this.subTimeline = new FallthroughFifoTimeline(this.sub.name, Math.log2(this.sub.maxDepth));
   }
 
+  override trainPosted(): void {
+    this.runPump();
+  }
+
   override trainAcceptable(ch: AxisChannel): void {
     if (ch === this.mirror) {
       if (this.mirrorAcceptAt === -1) this.offerMirror();

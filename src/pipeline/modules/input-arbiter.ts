@@ -190,6 +190,10 @@ export class InputArbiter extends ClockedModule {
     this.runPump();
   }
 
+  override trainAcceptable(): void {
+    this.runPump();
+  }
+
   override trainAccept(ch: AxisChannel, index: number, offerCycle: number): number {
     const i = ch.consumerInputIndex;
     const h = this.timelines[i]!.writeCycle(index, offerCycle);

@@ -217,6 +217,10 @@ export class Nf10gRx extends ClockedModule {
     this.out.idleLookaheadCycles = this.timing.cycleAt(this.shortestLastWordUnits) + FIRST_BEAT_AFTER_LAST_WORD;
   }
 
+  override trainAcceptable(): void {
+    this.runPump();
+  }
+
   override settleTrains(cycle: number): number {
     return this.deferred.settle(cycle);
   }

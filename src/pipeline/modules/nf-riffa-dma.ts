@@ -220,6 +220,14 @@ export class NfRiffaDma extends ClockedModule {
     this.out.idleLookaheadCycles = Math.ceil((PAD_HOST_FRAME * this.pcieUnitsPerByte) / this.pcieUnitsPerCycle) + dma.hostToCoreLatencyCycles.value;
   }
 
+  override trainPosted(): void {
+    this.runPump();
+  }
+
+  override trainAcceptable(): void {
+    this.runPump();
+  }
+
   /** Towards the host tready is always high. */
   override trainAccept(_ch: AxisChannel, _index: number, offerCycle: number): number {
     return offerCycle;

@@ -97,6 +97,14 @@ export class NicOutputPortLookup extends ClockedModule {
     this.timeline = new FallthroughFifoTimeline(this.fifo.name, Math.log2(this.fifo.maxDepth));
   }
 
+  override trainPosted(): void {
+    this.runPump();
+  }
+
+  override trainAcceptable(): void {
+    this.runPump();
+  }
+
   override trainAccept(_ch: AxisChannel, index: number, offerCycle: number): number {
     return this.timeline!.writeCycle(index, offerCycle);
   }

@@ -266,6 +266,14 @@ export class OutputQueues extends ClockedModule {
     this.metadataTimeline = this.metadata.map((f) => new FallthroughFifoTimeline(f.name, Math.log2(f.maxDepth)));
   }
 
+  override trainPosted(): void {
+    this.runPump();
+  }
+
+  override trainAcceptable(): void {
+    this.runPump();
+  }
+
   /** tail_drop: tready is low in IDLE, so a packet's first beat moves the cycle after it is offered. */
   override trainAccept(_ch: AxisChannel, _index: number, offerCycle: number, afterLast: boolean): number {
     return afterLast ? offerCycle + 1 : offerCycle;

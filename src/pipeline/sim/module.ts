@@ -124,16 +124,14 @@ export abstract class ClockedModule {
     if (this.bridgesTrains) this.bridge = new TrainBridge(this);
   }
 
-  /** Consumer: beats were posted on input `ch`. Called synchronously by the producer. By default: pump. */
+  /** Consumer: beats were posted on input `ch`. Called synchronously by the producer. */
   trainPosted(ch: AxisChannel): void {
-    if (this.bridge !== null) this.bridge.trainPosted(ch);
-    else this.runPump();
+    this.bridge?.trainPosted(ch);
   }
 
-  /** Producer: the consumer of `ch` can now answer `trainAccept` for more beats. By default: pump. */
+  /** Producer: the consumer of `ch` can now answer `trainAccept` for more beats. */
   trainAcceptable(ch: AxisChannel): void {
-    if (this.bridge !== null) this.bridge.trainAcceptable(ch);
-    else this.runPump();
+    this.bridge?.trainAcceptable(ch);
   }
 
   /**
