@@ -92,7 +92,7 @@ export class ModelNic implements ControlledNic {
           port = new CapturePort(tap, writer, 1e9 / this.clockHz);
         }
         this.ports_.push({ name: portName, port });
-        const kicked = this.kicking(port);
+        const kicked = this.driver.drivenPort(port);
         const index = Number(portName.slice(-1));
         if (portName.startsWith('nf')) nf[index] = kicked;
         else dma[index] = kicked;
@@ -132,23 +132,6 @@ export class ModelNic implements ControlledNic {
         return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
       },
     });
-  }
-
-  /** Wraps a port so that every frame it brings in runs the model at once. */
-  private kicking(port: Port): Port {
-    const driver = this.driver;
-    return {
-      name: port.name,
-      attach: (receiver) =>
-        port.attach((frame, cycle) => {
-          receiver(frame, cycle);
-          driver.kick();
-        }),
-      receive: (frame, cycle) => port.receive(frame, cycle),
-      transmit: (frame, cycle) => port.transmit(frame, cycle),
-      close: () => port.close(),
-      takesFramesAhead: port.takesFramesAhead === true,
-    };
   }
 
   ports(): PortInfo[] {

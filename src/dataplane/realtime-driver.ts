@@ -1,4 +1,5 @@
 import type { Simulator } from '../pipeline/sim/simulator.ts';
+import type { Port } from './port.ts';
 
 export interface RealtimeDriverOptions {
   /** Evaluated cycles per slice before the driver yields to the event loop (TAP reads, control socket). */
@@ -99,6 +100,28 @@ export class RealtimeDriver {
       this.immediate = null;
       this.tick();
     });
+  }
+
+  /**
+   * Wraps a port whose frames come from outside the model (a TAP) so that each frame
+   * runs the model at once (`kick`). With `stamp`, frames are stamped with `nowCycle()`
+   * here; without, the port stamps them itself (a TapPort with this driver as its clock,
+   * once per burst).
+   */
+  drivenPort(port: Port, options: { stamp?: boolean } = {}): Port {
+    const stamp = options.stamp === true;
+    return {
+      name: port.name,
+      attach: (receiver) =>
+        port.attach((frame, cycle) => {
+          receiver(frame, stamp ? this.nowCycle() : cycle);
+          this.kick();
+        }),
+      receive: (frame, cycle) => port.receive(frame, cycle),
+      transmit: (frame, cycle) => port.transmit(frame, cycle),
+      close: () => port.close(),
+      takesFramesAhead: port.takesFramesAhead === true,
+    };
   }
 
   lag(): LagReport {

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { createMemoryLink } from '../../src/dataplane/memory-link.ts';
 import { RealtimeDriver } from '../../src/dataplane/realtime-driver.ts';
 import { ClockedModule, IDLE } from '../../src/pipeline/sim/module.ts';
 import { Simulator } from '../../src/pipeline/sim/simulator.ts';
@@ -33,6 +34,23 @@ class Busy extends ClockedModule {
   }
   commit(cycle: number): number {
     return cycle + 1;
+  }
+}
+
+/** Evaluates at the cycles it is armed for and records when (model cycle and wall ms). */
+class Recorder extends ClockedModule {
+  readonly seen: { cycle: number; wallMs: number }[] = [];
+  private armed: number[] = [];
+  arm(cycle: number): void {
+    this.armed.push(cycle);
+    this.wakeAt(cycle);
+  }
+  evaluate(cycle: number): void {
+    if (this.armed.some((c) => c <= cycle)) this.seen.push({ cycle, wallMs: performance.now() });
+  }
+  commit(cycle: number): number {
+    this.armed = this.armed.filter((c) => c > cycle);
+    return this.armed.length === 0 ? IDLE : Math.min(...this.armed);
   }
 }
 
@@ -81,5 +99,38 @@ describe('RealtimeDriver', () => {
     // 100 ms of wall time is 16 M cycles; a model evaluating every cycle cannot do that.
     expect(lag.lagUs).toBeGreaterThan(10_000);
     expect(lag.maxLagUs).toBeGreaterThanOrEqual(lag.lagUs * 0.5);
+  });
+
+  it('drivenPort stamps a frame from outside with the present cycle (or keeps the port stamp) and runs the model at once', async () => {
+    const sim = new Simulator();
+    const recorder = sim.add(new Recorder('recorder'));
+    // A timer far away: an idle driver sleeps its longest (maxSleepMs) between checks.
+    sim.add(new Timer(CORE_HZ * 10));
+    const driver = new RealtimeDriver(sim, CORE_HZ, { maxSleepMs: 200 });
+    const [stamped, farA] = createMemoryLink('stamped', 'far_a');
+    const [selfStamped, farB] = createMemoryLink('self_stamped', 'far_b');
+    const got: { port: string; cycle: number }[] = [];
+    for (const port of [driver.drivenPort(stamped, { stamp: true }), driver.drivenPort(selfStamped)]) {
+      port.attach((_frame, cycle) => {
+        got.push({ port: port.name, cycle });
+        recorder.arm(cycle);
+      });
+    }
+    driver.start();
+    await new Promise((r) => setTimeout(r, 30));
+    const before = sim.now;
+    const sentMs = performance.now();
+    farA.transmit(new Uint8Array(60), 0);
+    farB.transmit(new Uint8Array(60), 123);
+    await new Promise((r) => setTimeout(r, 20));
+    driver.stop();
+    expect(got[0]!.port).toBe('stamped');
+    expect(got[0]!.cycle).toBeGreaterThanOrEqual(before);
+    expect(got[1]).toEqual({ port: 'self_stamped', cycle: 123 });
+    // Both ran within milliseconds, not at the end of the idle driver's sleep (up to 200 ms).
+    expect(recorder.seen.length).toBe(2);
+    for (const s of recorder.seen) expect(s.wallMs - sentMs).toBeLessThan(15);
+    // The stamped frame's cycle ran as that cycle; the past one (123) at the model's present.
+    expect(recorder.seen.map((r) => r.cycle)).toContain(got[0]!.cycle);
   });
 });

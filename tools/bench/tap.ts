@@ -61,19 +61,8 @@ export function nicForwarder(kind: 'fatriot' | 'reference' = 'fatriot', stats?: 
   return (a, b) => {
     const nic = kind === 'fatriot' ? new FatriotNic() : new ReferenceNic();
     const driver = new RealtimeDriver(nic.sim, nic.coreHz);
-    const stamped = (port: Port): Port => ({
-      name: port.name,
-      attach: (receiver) =>
-        port.attach((frame) => {
-          receiver(frame, driver.nowCycle());
-          driver.kick();
-        }),
-      receive: (frame, cycle) => port.receive(frame, cycle),
-      transmit: (frame, cycle) => port.transmit(frame, cycle),
-      close: () => port.close(),
-      takesFramesAhead: port.takesFramesAhead === true,
-    });
-    nic.attach({ nf: [stamped(a)], dma: [stamped(b)] });
+    // The TAPs were opened before the forwarder (with no clock): stamp here.
+    nic.attach({ nf: [driver.drivenPort(a, { stamp: true })], dma: [driver.drivenPort(b, { stamp: true })] });
     driver.start();
     return () => {
       if (stats !== undefined) {
