@@ -215,6 +215,11 @@ describe.skipIf(skipReason !== null)('TapPort on /dev/net/tun', () => {
           batches.push(frames);
           real.writeBatch(fd, slots, slotBytes, lengths, count, results);
         },
+        // A single write shows as a batch of one.
+        write: (fd, frame) => {
+          batches.push([[...frame]]);
+          return real.write(fd, frame);
+        },
       };
       return { backend, batches };
     }
@@ -259,6 +264,16 @@ describe.skipIf(skipReason !== null)('TapPort on /dev/net/tun', () => {
       expect(tap.txFrames).toBe(5);
       await endOfTask(); // the queued flush finds nothing left
       expect(batches.length).toBe(3);
+    });
+
+    it('writes a frame longer than a queue slot on its own, after the frames queued before it', () => {
+      const { backend, batches } = recordingWrites();
+      const tap = openInNetns({ backend, maxFrameBytes: 1000 });
+      spawnSync('ip', ['-n', netns, 'link', 'set', 'dev', tapName, 'mtu', '3000']);
+      tap.transmit(taggedFrame(1), 0);
+      tap.transmit(taggedFrame(2, 1400), 0);
+      expect(batches.map((b) => b.map((f) => [f[14], f.length]))).toEqual([[[1, 60]], [[2, 1400]]]);
+      expect([tap.txFrames, tap.txBytes]).toEqual([2, 1460]);
     });
 
     it('close is idempotent, deletes the interface and drops later transmits', () => {
