@@ -29,6 +29,8 @@ export class Packet {
   /** Pool bookkeeping: how many holders must release it before it returns to the pool. */
   refs = 0;
   private view: Uint8Array | null = null;
+  /** The buffer `view` was made of (`data` grows for a jumbo frame). Reading a view's `.buffer` is a slow builtin. */
+  private viewOf: Uint8Array | null = null;
 
   constructor(capacity: number) {
     this.data = new Uint8Array(capacity);
@@ -41,7 +43,8 @@ export class Packet {
    */
   frame(): Uint8Array {
     const v = this.view;
-    if (v !== null && v.length === this.length && v.buffer === this.data.buffer) return v;
+    if (v !== null && v.length === this.length && this.viewOf === this.data) return v;
+    this.viewOf = this.data;
     return (this.view = this.data.subarray(0, this.length));
   }
 }
