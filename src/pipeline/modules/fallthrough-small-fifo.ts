@@ -218,7 +218,7 @@ export class FallthroughFifoTimeline {
 
   /** Records the write of (packet, beat) at the edge of cycle `cycle` (after every earlier write). */
   write(cycle: number, packet: Packet | null, beat: number): void {
-    if (this.written > 0 && cycle <= this.wCycle[(this.written - 1) & this.mask]!) throw new Error(`${this.name}: writes out of order`);
+    if (this.written > 0 && cycle <= this.wCycle[(this.written - 1) & this.mask]!) this.fail('writes out of order');
     if (this.written - this.base >= this.cap) this.grow(this.cap * 2);
     const i = this.written & this.mask;
     this.wCycle[i] = cycle;
@@ -248,7 +248,7 @@ export class FallthroughFifoTimeline {
 
   /** Records that the word on dout is read at the edge of `cycle` (>= headDoutCycle()). Returns its packet. */
   readHead(cycle: number): Packet | null {
-    if (!(cycle >= this.headDoutCycle())) throw new Error(`${this.name}: read at ${cycle} before the word is on dout (${this.headDoutCycle()})`);
+    if (!(cycle >= this.headDoutCycle())) this.fail(`read at ${cycle} before the word is on dout (${this.headDoutCycle()})`);
     const i = this.read & this.mask;
     this.rCycle[i] = cycle;
     const p = this.packets[i]!;
@@ -309,6 +309,11 @@ export class FallthroughFifoTimeline {
       b++;
     }
     this.base = b;
+  }
+
+  /** Throws; kept out of write and readHead so that their bodies stay small enough to inline. */
+  private fail(what: string): never {
+    throw new Error(`${this.name}: ${what}`);
   }
 
   /** Number of kept words with cycle <= c among the first `n` (cycles increase with the index). */

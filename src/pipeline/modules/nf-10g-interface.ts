@@ -1,6 +1,6 @@
 import { netfpgaSpec } from '../../../hw/netfpga-spec/index.ts';
 import type { Port } from '../../dataplane/port.ts';
-import type { AxisChannel } from '../sim/channel.ts';
+import { frameTooLate, type AxisChannel } from '../sim/channel.ts';
 import { BeatFifo } from '../sim/fifo.ts';
 import { ClockedModule, IDLE, type TraceSignal } from '../sim/module.ts';
 import type { Packet, PacketPool } from '../sim/packet.ts';
@@ -122,7 +122,7 @@ export class Nf10gRx extends ClockedModule {
       // Only a frame that is the first not yet posted could move before what the arbiter was promised.
       const first = this.current === null && this.rxq.length === 0 && this.wire.length === 1;
       if (first && Math.max(lastWordCycle + FIRST_BEAT_AFTER_LAST_WORD, this.out.lastPostedCycle + 1) < Math.max(this.promisedHorizon, this.out.idleHorizonUsed)) {
-        throw new Error(`${this.name}: a frame for cycle ${cycle} arrives after the model passed that cycle (trains need frames handed at or after the current cycle, and ports that keep their quietUntil promise)`);
+        frameTooLate(this.name, 'a frame', cycle);
       }
       this.runPump();
     } else {

@@ -1,6 +1,6 @@
 import { netfpgaSpec } from '../../../hw/netfpga-spec/index.ts';
 import type { Port } from '../../dataplane/port.ts';
-import type { AxisChannel } from '../sim/channel.ts';
+import { frameTooLate, type AxisChannel } from '../sim/channel.ts';
 import { ClockedModule, type TraceSignal } from '../sim/module.ts';
 import type { Packet, PacketPool } from '../sim/packet.ts';
 import { TimedRing } from '../sim/ring.ts';
@@ -138,7 +138,7 @@ export class NfRiffaDma extends ClockedModule {
     if (this.trains) {
       // Only a frame that is the first not yet posted could move before what the arbiter was promised.
       const first = this.current === null && this.fromHost.length === 1;
-      if (first && Math.max(ready, this.out.lastPostedCycle + 1) < Math.max(this.promisedHorizon, this.out.idleHorizonUsed)) throw new Error(`${this.name}: a host frame for cycle ${cycle} arrives after the model passed that cycle (trains need frames handed at or after the current cycle, and ports that keep their quietUntil promise)`);
+      if (first && Math.max(ready, this.out.lastPostedCycle + 1) < Math.max(this.promisedHorizon, this.out.idleHorizonUsed)) frameTooLate(this.name, 'a host frame', cycle);
       this.runPump();
     } else {
       this.wakeAt(ready - 1);

@@ -123,7 +123,7 @@ export class AxisChannel {
   /** Producer (trains): `beat` of `packet` moves in `cycle` (as acceptCycle said). */
   post(packet: Packet, beat: number, cycle: number): void {
     // Trains post every handshake before its cycle; one that comes late could no longer be exact.
-    if (cycle <= this.sim!.settledCycle()) throw new Error(`${this.name}: beat ${beat} posted for cycle ${cycle}, which has passed`);
+    if (cycle <= this.sim!.settledCycle()) this.latePost(beat, cycle);
     if (this.postCount === this.postCycles.length) this.growPosts();
     const i = (this.postHead + this.postCount) & (this.postCycles.length - 1);
     this.postPackets[i] = packet;
@@ -136,6 +136,11 @@ export class AxisChannel {
     this.beatsMoved++;
     if (this.afterLast) this.packetsMoved++;
     this.postsUnseen = true;
+  }
+
+  /** Throws; kept out of `post` so that it stays small enough to inline. */
+  private latePost(beat: number, cycle: number): never {
+    throw new Error(`${this.name}: beat ${beat} posted for cycle ${cycle}, which has passed`);
   }
 
   /** Producer (trains): tells the consumer about the beats posted since the last call. */
@@ -274,6 +279,17 @@ export class AxisChannel {
     if (!this.consumerWakeOnHandshakeOnly || (this.valid && offerChanged)) wake |= WAKE_CONSUMER;
     return wake;
   }
+}
+
+/**
+ * Throws for a frame handed to a producer too late to keep the model exact: for a cycle
+ * the model has passed, or before the horizon its consumer was promised (`idleHorizonUsed`).
+ * Kept out of the receive paths so that they stay small.
+ */
+export function frameTooLate(producer: string, what: string, cycle: number): never {
+  throw new Error(
+    `${producer}: ${what} for cycle ${cycle} arrives after the model passed that cycle (trains need frames handed at or after the current cycle, and ports that keep their quietUntil promise)`,
+  );
 }
 
 type TrainAccept = (this: ClockedModule, ch: AxisChannel, index: number, offerCycle: number, afterLast: boolean) => number;
