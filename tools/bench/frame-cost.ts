@@ -4,10 +4,14 @@
  * warm-up, as tools/bench/model.ts measures them for the bench.
  *
  * usage: node --import tsx tools/bench/frame-cost.ts FRAMES [LENGTH=60] [reference|fatriot|reference-after-fatriot]
+ * (FATRIOT_V8_TUNING=0: without the model V8 flags, jit-tuning.ts)
  */
 import { FatriotNic } from '../../src/pipeline/nic/fatriot-nic.ts';
 import { ReferenceNic } from '../../src/pipeline/nic/reference-nic.ts';
+import { tuneV8ForModel } from '../../src/pipeline/sim/jit-tuning.ts';
 import { measureThroughput } from './model.ts';
+
+tuneV8ForModel();
 
 const frames = Number(process.argv[2] ?? 100_000);
 const length = Number(process.argv[3] ?? 60);

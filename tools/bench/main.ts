@@ -7,7 +7,10 @@
  */
 import { parseArgs } from 'node:util';
 import { ReferenceNic } from '../../src/pipeline/nic/reference-nic.ts';
+import { tuneV8ForModel } from '../../src/pipeline/sim/jit-tuning.ts';
 import { measureLatencyCycles, measureRelayLatencyCycles, measureThroughput, type NicFactory, type ThroughputResult } from './model.ts';
+
+tuneV8ForModel();
 
 const { values } = parseArgs({
   options: {

@@ -17,8 +17,10 @@ import { ReferenceNic } from '../../src/pipeline/nic/reference-nic.ts';
 import { Simulator } from '../../src/pipeline/sim/simulator.ts';
 import type { ClockedModule } from '../../src/pipeline/sim/module.ts';
 import { ScheduledSender } from '../../src/host/sim/scheduled-sender.ts';
+import { tuneV8ForModel } from '../../src/pipeline/sim/jit-tuning.ts';
 import { measureThroughput } from './model.ts';
 
+tuneV8ForModel();
 const [mode = 'tput', ...rest] = process.argv.slice(2);
 
 function countEvaluations(len: number, count: number): Map<string, number> {

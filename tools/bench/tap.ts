@@ -33,6 +33,7 @@ import { TapPort } from '../../src/dataplane/tap.ts';
 import { FatriotNic } from '../../src/pipeline/nic/fatriot-nic.ts';
 import { ReferenceNic } from '../../src/pipeline/nic/reference-nic.ts';
 import { fatriotRegisterMap } from '../../src/pipeline/regs/register-map.ts';
+import { tuneV8ForModel } from '../../src/pipeline/sim/jit-tuning.ts';
 
 /**
  * Joins two ports: gets the frames each receives and emits frames on either. Returns
@@ -279,6 +280,7 @@ export async function benchTap(options: BenchTapOptions = {}): Promise<TapBenchR
 }
 
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  tuneV8ForModel();
   const { values } = parseArgs({
     options: {
       backend: { type: 'string', default: 'auto' },
