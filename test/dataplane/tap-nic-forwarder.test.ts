@@ -75,6 +75,10 @@ describe.skipIf(benchSkipReason !== null)('benchTap', () => {
       expect(r[k], k).toBeGreaterThan(0);
     }
     expect(r.rtt_us_p99).toBeGreaterThanOrEqual(r.rtt_us_p50);
+    // Maximum forwarding rates: the full-load trial is one of those they are the highest of.
+    expect(r.pps_64B).toBeGreaterThanOrEqual(r.pps_64B_full_load);
+    expect(r.veth_pps_64B).toBeGreaterThanOrEqual(r.veth_pps_64B_full_load);
+    expect(r.pps_64B_full_load).toBeGreaterThan(0);
     // The frames really went through the model: its counters saw the blasts.
     expect(r.nic_counters!['nf0.rxPackets']).toBeGreaterThan(100);
     expect(r.nic_counters!['dma0.txPackets']).toBeGreaterThan(100);
