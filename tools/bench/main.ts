@@ -5,10 +5,12 @@
  *
  * Options: --json (the object only), --quick (fewer frames), --no-tap.
  */
+import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { ReferenceNic } from '../../src/pipeline/nic/reference-nic.ts';
 import { tuneV8ForModel } from '../../src/pipeline/sim/jit-tuning.ts';
 import { measureLatencyCycles, measureRelayLatencyCycles, measureThroughput, type NicFactory, type ThroughputResult } from './model.ts';
+import type { TapBenchResult } from './tap.ts';
 
 tuneV8ForModel();
 
@@ -21,6 +23,18 @@ const { values } = parseArgs({
 });
 
 const log = (msg: string) => process.stderr.write(`bench: ${msg}\n`);
+
+/** tools/bench/tap.ts --compare-wire in a child process (same Node flags); its JSON result. */
+async function runTapBench(): Promise<TapBenchResult> {
+  const { execFile } = await import('node:child_process');
+  const script = fileURLToPath(new URL('./tap.ts', import.meta.url));
+  return new Promise((resolve, reject) => {
+    execFile(process.execPath, [...process.execArgv, script, '--compare-wire'], { encoding: 'utf8', timeout: 300_000 }, (error, stdout, stderr) => {
+      if (error !== null) reject(new Error(`TAP bench failed: ${stderr.trim() || error.message}`));
+      else resolve(JSON.parse(stdout.trim().split('\n').at(-1)!) as TapBenchResult);
+    });
+  });
+}
 const REPEATS = values.quick ? 1 : 3;
 
 /** The run with the median wall time of REPEATS runs. */
@@ -105,9 +119,10 @@ async function main(): Promise<void> {
 
   const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
   if (!values['no-tap'] && isRoot) {
-    const { benchTap } = await import('./tap.ts');
     log('TAP path vs veth pair, and the same TAPs joined by a plain copy (about 60 s)');
-    const tap = await benchTap({ compareWire: true });
+    // In a process of its own, as `fatriot daemon --tap` runs the model: not after the model
+    // benchmarks above, whose two NICs leave this process's JIT state and heap behind.
+    const tap = await runTapBench();
     result.tap = {
       pps_64B: round(tap.pps_64B, 0),
       gbps_1400B: round(tap.gbps_1400B),
