@@ -27,6 +27,7 @@ import {
   type TableSpec,
 } from '../pipeline/regs/register-map.ts';
 import { RegisterDriver, TableAccessError } from './driver.ts';
+import { heartbeatEntryWords, serviceEntryWords, targetEntryWords } from './entries.ts';
 import {
   Cmd,
   commandSpec,
@@ -453,8 +454,7 @@ export class ControlServer {
       throw new ControlError(Errno.EEXIST, `target ${ipText(ip)} proto ${proto} port ${port} exists (svc ${same.f.serviceId})`);
     }
     const index = same?.index ?? (await this.freeIndex(spec, entries, 'target'));
-    const words = packEntry(spec, { dstIp: ip, proto, dstPort: port, serviceId: num(a.svcId), critical: a.critical === true ? 1 : 0, valid: 1 });
-    await this.driver.writeEntry(spec, index, words);
+    await this.driver.writeEntry(spec, index, targetEntryWords({ ip, proto, port, svcId: num(a.svcId), critical: a.critical === true }));
     return null;
   }
 
@@ -522,13 +522,11 @@ export class ControlServer {
     const payloadSpec = tableSpec('heartbeatPayload');
     // Payload first, the entry (with valid) last: the manager never sees a valid entry with a stale message.
     await this.driver.writeEntry(payloadSpec, index, payloadToWords(payload, payloadSpec.wordsPerEntry));
-    const words = packEntry(spec, {
-      serviceId: svcId,
+    const words = heartbeatEntryWords({
+      svcId,
       kind,
-      valid: 1,
       targetIp: ip,
-      targetMacHi: mac.hi,
-      targetMacLo: mac.lo,
+      targetMac: mac,
       udpPort: a.port === undefined ? 0 : num(a.port),
       intervalCycles,
       thresholdMilli: num(a.thresholdMilli),
@@ -587,14 +585,7 @@ export class ControlServer {
     const same = entries.find((e) => e.f.svcIp === ip && e.f.proto === proto && e.f.svcPort === port);
     if (same !== undefined && !replace) throw new ControlError(Errno.EEXIST, `service ${ipText(ip)} proto ${proto} port ${port} exists`);
     const index = same?.index ?? (await this.freeIndex(spec, entries, 'service'));
-    const words = packEntry(spec, {
-      svcIp: ip,
-      proto,
-      svcPort: port,
-      valid: 1,
-      backupIp: num(a.backupIp),
-      backupPort: a.backupPort === undefined ? 0 : num(a.backupPort),
-    });
+    const words = serviceEntryWords({ ip, proto, port, backupIp: num(a.backupIp), backupPort: a.backupPort === undefined ? 0 : num(a.backupPort) });
     await this.driver.writeEntry(spec, index, words);
     return null;
   }

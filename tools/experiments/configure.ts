@@ -7,6 +7,7 @@
  * has applied it; idle time is skipped, so this costs a handful of evaluated cycles.
  */
 import { RegisterDriver } from '../../src/control/driver.ts';
+import { heartbeatEntryWords, serviceEntryWords, targetEntryWords } from '../../src/control/entries.ts';
 import { IPPROTO } from '../../src/control/family.ts';
 import type { AxiLiteBus } from '../../src/pipeline/regs/axi-lite-bus.ts';
 import {
@@ -114,14 +115,7 @@ export class NicConfigurator {
   async target(t: TargetConfig): Promise<number> {
     const spec = tableSpec('targetTable');
     const index = this.nextTarget++;
-    const words = packEntry(spec, {
-      dstIp: parseIpv4(t.ip),
-      proto: IPPROTO[t.proto],
-      dstPort: t.port,
-      serviceId: t.svcId,
-      critical: t.critical ? 1 : 0,
-      valid: 1,
-    });
+    const words = targetEntryWords({ ip: parseIpv4(t.ip), proto: IPPROTO[t.proto], port: t.port, svcId: t.svcId, critical: t.critical });
     await this.run(this.driver.writeEntry(spec, index, words));
     return index;
   }
@@ -134,13 +128,11 @@ export class NicConfigurator {
     const mac = h.targetMac === undefined ? { hi: 0, lo: 0 } : macToFields(parseMac(h.targetMac));
     // Payload first, the entry with its valid bit last, as the control server writes them.
     await this.run(this.driver.writeEntry(payloadSpec, index, payloadToWords(payload, payloadSpec.wordsPerEntry)));
-    const words = packEntry(spec, {
-      serviceId: h.svcId,
+    const words = heartbeatEntryWords({
+      svcId: h.svcId,
       kind: enumValue(spec, 'kind', h.kind),
-      valid: 1,
       targetIp: parseIpv4(h.targetIp),
-      targetMacHi: mac.hi,
-      targetMacLo: mac.lo,
+      targetMac: mac,
       udpPort: h.port ?? 0,
       intervalCycles: this.cycles(h.intervalS),
       thresholdMilli: Math.round(h.threshold * 1000),
@@ -155,14 +147,7 @@ export class NicConfigurator {
   async service(s: ServiceConfig): Promise<number> {
     const spec = tableSpec('serviceTable');
     const index = this.nextService++;
-    const words = packEntry(spec, {
-      svcIp: parseIpv4(s.ip),
-      proto: IPPROTO[s.proto],
-      svcPort: s.port,
-      valid: 1,
-      backupIp: parseIpv4(s.backupIp),
-      backupPort: s.backupPort,
-    });
+    const words = serviceEntryWords({ ip: parseIpv4(s.ip), proto: IPPROTO[s.proto], port: s.port, backupIp: parseIpv4(s.backupIp), backupPort: s.backupPort });
     await this.run(this.driver.writeEntry(spec, index, words));
     return index;
   }
