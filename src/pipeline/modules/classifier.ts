@@ -184,7 +184,7 @@ export class Classifier extends ClockedModule {
   }
 
   override startTrains(): void {
-    this.timeline = new FallthroughFifoTimeline(this.fifo.name, Math.log2(this.fifo.maxDepth));
+    this.timeline = FallthroughFifoTimeline.of(this.fifo);
   }
 
   override trainPosted(): void {

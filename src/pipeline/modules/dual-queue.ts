@@ -151,8 +151,8 @@ export class DualQueue extends ClockedModule {
   }
 
   override startTrains(): void {
-    this.mainTimeline = new FallthroughFifoTimeline(this.main.name, Math.log2(this.main.maxDepth));
-    this.subTimeline = new FallthroughFifoTimeline(this.sub.name, Math.log2(this.sub.maxDepth));
+    this.mainTimeline = FallthroughFifoTimeline.of(this.main);
+    this.subTimeline = FallthroughFifoTimeline.of(this.sub);
   }
 
   override trainPosted(): void {

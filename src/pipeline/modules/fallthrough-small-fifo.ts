@@ -216,6 +216,11 @@ export class FallthroughFifoTimeline {
     this.grow(cap);
   }
 
+  /** The timeline of `fifo`: its name, depth and prog_full threshold. */
+  static of(fifo: FallthroughSmallFifo): FallthroughFifoTimeline {
+    return new FallthroughFifoTimeline(fifo.name, Math.log2(fifo.maxDepth), fifo.progFullThreshold);
+  }
+
   /** Records the write of (packet, beat) at the edge of cycle `cycle` (after every earlier write). */
   write(cycle: number, packet: Packet | null, beat: number): void {
     if (this.written > 0 && cycle <= this.wCycle[(this.written - 1) & this.mask]!) this.fail('writes out of order');

@@ -178,7 +178,7 @@ export class InputArbiter extends ClockedModule {
   }
 
   override startTrains(): void {
-    this.timelines = this.fifos.map((f) => new FallthroughFifoTimeline(f.name, Math.log2(f.maxDepth)));
+    this.timelines = this.fifos.map((f) => FallthroughFifoTimeline.of(f));
     this.inverseN = 1 / this.fifos.length;
     // The pointer starts on queue 0 at cycle 0 and walks from there (as the per-cycle model's catch-up does).
     this.decidedUntil = 0;

@@ -94,7 +94,7 @@ export class NicOutputPortLookup extends ClockedModule {
   }
 
   override startTrains(): void {
-    this.timeline = new FallthroughFifoTimeline(this.fifo.name, Math.log2(this.fifo.maxDepth));
+    this.timeline = FallthroughFifoTimeline.of(this.fifo);
   }
 
   override trainPosted(): void {

@@ -262,8 +262,8 @@ export class OutputQueues extends ClockedModule {
   }
 
   override startTrains(): void {
-    this.dataTimeline = this.data.map((f) => new FallthroughFifoTimeline(f.name, Math.log2(f.maxDepth), f.progFullThreshold));
-    this.metadataTimeline = this.metadata.map((f) => new FallthroughFifoTimeline(f.name, Math.log2(f.maxDepth)));
+    this.dataTimeline = this.data.map((f) => FallthroughFifoTimeline.of(f));
+    this.metadataTimeline = this.metadata.map((f) => FallthroughFifoTimeline.of(f));
   }
 
   override trainPosted(): void {
