@@ -207,7 +207,12 @@ interface ForwardingRate {
   fullLoad: { deliveredPps: number; offeredPps: number };
 }
 
-/** Maximum forwarding rate of 64-byte frames (RFC 2285 3.6.1) over full load and SWEEP_FRACTIONS of it. */
+const PAYLOAD_64B = 60 - FRAME_OVERHEAD_BYTES;
+
+/**
+ * Maximum forwarding rate of 64-byte frames (RFC 2285 3.6.1) over `fullLoad` (a trial
+ * with no rate limit, made by the caller) and SWEEP_FRACTIONS of what it offered.
+ */
 async function maxForwardingRate(
   txNetns: string,
   rxNetns: string,
@@ -215,15 +220,11 @@ async function maxForwardingRate(
   toAddress: string,
   durationS: number,
   children: Set<ChildProcess>,
-  onFullLoad?: { before(): void; after(): void },
+  fullLoad: { deliveredPps: number; offeredPps: number },
 ): Promise<ForwardingRate> {
-  const payload = 60 - FRAME_OVERHEAD_BYTES;
-  onFullLoad?.before();
-  const fullLoad = await blast(txNetns, rxNetns, rxIf, toAddress, payload, durationS, children);
-  onFullLoad?.after();
-  let best = { deliveredPps: fullLoad.deliveredPps, offeredPps: fullLoad.offeredPps };
+  let best = fullLoad;
   for (const fraction of SWEEP_FRACTIONS) {
-    const trial = await blast(txNetns, rxNetns, rxIf, toAddress, payload, durationS, children, fraction * fullLoad.offeredPps);
+    const trial = await blast(txNetns, rxNetns, rxIf, toAddress, PAYLOAD_64B, durationS, children, fraction * fullLoad.offeredPps);
     if (trial.deliveredPps > best.deliveredPps) best = trial;
   }
   return { maxPps: best.deliveredPps, offeredAtMaxPps: best.offeredPps, fullLoad };
@@ -279,22 +280,15 @@ export async function benchTap(options: BenchTapOptions = {}): Promise<TapBenchR
     await pingRttsUs(nsA, '10.77.101.2', 2);
     await pingRttsUs(nsA, '10.77.100.2', 2);
 
-    const veth64 = await maxForwardingRate(nsA, nsB, 'vb', '10.77.100.2', durationS, children);
+    const vethFull = await blast(nsA, nsB, 'vb', '10.77.100.2', PAYLOAD_64B, durationS, children);
+    const veth64 = await maxForwardingRate(nsA, nsB, 'vb', '10.77.100.2', durationS, children, vethFull);
     // The forwarder's CPU time per frame, over the full-load trial.
-    let cpuBefore = process.cpuUsage();
-    let framesBefore = 0;
-    let cpu = { user: 0, system: 0 };
-    let frames = 0;
-    const tap64 = await maxForwardingRate(nsA, nsB, tapB, '10.77.101.2', durationS, children, {
-      before() {
-        cpuBefore = process.cpuUsage();
-        framesBefore = a.rxFrames + b.rxFrames;
-      },
-      after() {
-        cpu = process.cpuUsage(cpuBefore);
-        frames = a.rxFrames + b.rxFrames - framesBefore;
-      },
-    });
+    const cpuBefore = process.cpuUsage();
+    const framesBefore = a.rxFrames + b.rxFrames;
+    const tapFull = await blast(nsA, nsB, tapB, '10.77.101.2', PAYLOAD_64B, durationS, children);
+    const cpu = process.cpuUsage(cpuBefore);
+    const frames = a.rxFrames + b.rxFrames - framesBefore;
+    const tap64 = await maxForwardingRate(nsA, nsB, tapB, '10.77.101.2', durationS, children, tapFull);
     const tap1400 = await blast(nsA, nsB, tapB, '10.77.101.2', 1400 - FRAME_OVERHEAD_BYTES, durationS, children);
     const vethRtt = await pingRttsUs(nsA, '10.77.100.2', pingCount);
     const tapRtt = await pingRttsUs(nsA, '10.77.101.2', pingCount);
@@ -303,7 +297,8 @@ export async function benchTap(options: BenchTapOptions = {}): Promise<TapBenchR
     let wire: { pps: number; rttP50: number } | null = null;
     if (options.compareWire === true) {
       wireForwarder(a, b);
-      const wire64 = await maxForwardingRate(nsA, nsB, tapB, '10.77.101.2', durationS, children);
+      const wireFull = await blast(nsA, nsB, tapB, '10.77.101.2', PAYLOAD_64B, durationS, children);
+      const wire64 = await maxForwardingRate(nsA, nsB, tapB, '10.77.101.2', durationS, children, wireFull);
       const wireRtt = await pingRttsUs(nsA, '10.77.101.2', pingCount);
       wire = { pps: Math.round(wire64.maxPps), rttP50: Number(percentile(wireRtt, 50).toFixed(1)) };
     }
