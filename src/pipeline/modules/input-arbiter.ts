@@ -340,7 +340,7 @@ export class InputArbiter extends ClockedModule {
     this.waitingMask = 0;
     for (let m = waiting; m !== 0; m &= m - 1) this.ins[31 - Math.clz32(m & -m)]!.wakeProducer();
     const settled = this.sim!.settledCycle();
-    this.deferred.settle(settled);
+    this.deferred.settleSome(settled);
     for (let m = this.touchedMask; m !== 0; m &= m - 1) tls[31 - Math.clz32(m & -m)]!.forgetBefore(settled);
     this.touchedMask = 0;
     if (wake < IDLE) this.wakeAt(wake);

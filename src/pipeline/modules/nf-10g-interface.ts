@@ -284,7 +284,7 @@ export class Nf10gRx extends ClockedModule {
       if (++this.beat === p.beats) this.current = null;
     }
     out.flushPosts();
-    this.deferred.settle(settled);
+    this.deferred.settleSome(settled);
     if (this.wire.length > 0) this.wakeAt(this.wire.peekTime());
   }
 }

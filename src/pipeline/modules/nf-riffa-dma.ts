@@ -286,7 +286,7 @@ export class NfRiffaDma extends ClockedModule {
       }
       inCh.shiftPost();
     }
-    this.deferred.settle(this.sim!.settledCycle());
+    this.deferred.settleSome(this.sim!.settledCycle());
   }
 }
 

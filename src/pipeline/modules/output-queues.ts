@@ -391,7 +391,8 @@ export class OutputQueues extends ClockedModule {
       dataTl[q]!.forgetBefore(settled);
       metaTl[q]!.forgetBefore(settled);
     }
-    this.settleTrains(settled);
+    this.deferred.settleSome(settled);
+    this.deferredDrops?.settleSome(settled);
     if (waitUntil < IDLE) this.wakeAt(waitUntil);
   }
 

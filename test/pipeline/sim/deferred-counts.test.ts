@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { DeferredCounts } from '../../../src/pipeline/sim/deferred-counts.ts';
+import { DeferredCounts, SETTLE_SOME_ENTRIES } from '../../../src/pipeline/sim/deferred-counts.ts';
 
 type Op = { kind: 'add'; cycle: number; index: number; delta: number; index2: number; delta2: number } | { kind: 'settle'; cycle: number };
 
@@ -54,5 +54,24 @@ describe('DeferredCounts', () => {
       }),
       { seed: 5, numRuns: 300 },
     );
+  });
+
+  it('settleSome applies nothing while fewer than SETTLE_SOME_ENTRIES are pending, then everything due', () => {
+    const target = new Float64Array(2);
+    const deferred = new DeferredCounts(target);
+    for (let c = 0; c < SETTLE_SOME_ENTRIES - 1; c++) {
+      deferred.add(c, 0, 1, 1, 10);
+      deferred.settleSome(c);
+    }
+    expect(Array.from(target)).toEqual([0, 0]);
+    expect(deferred.pending).toBe(SETTLE_SOME_ENTRIES - 1);
+    // Two more, one of them not due yet: the due ones are applied, the other waits.
+    deferred.add(SETTLE_SOME_ENTRIES - 1, 0, 1);
+    deferred.add(1000, 0, 5);
+    deferred.settleSome(SETTLE_SOME_ENTRIES - 1);
+    expect(Array.from(target)).toEqual([SETTLE_SOME_ENTRIES, 10 * (SETTLE_SOME_ENTRIES - 1)]);
+    expect(deferred.pending).toBe(1);
+    deferred.settle(1000);
+    expect(target[0]).toBe(SETTLE_SOME_ENTRIES + 5);
   });
 });
