@@ -69,6 +69,8 @@ export class TapPort implements Port {
   /** Frames written to the kernel end (counted when the send queue is written). */
   txFrames = 0;
   txBytes = 0;
+  /** Wake-ups that read at least one frame (rxFrames / rxBursts: frames a burst). */
+  rxBursts = 0;
   /** Frames read while no receiver was attached. */
   rxDroppedFrames = 0;
   /** Frames longer than maxFrameBytes (the kernel truncates them to the read buffer): dropped. */
@@ -247,6 +249,7 @@ export class TapPort implements Port {
       this.lastErrno = error;
     }
     if (count === 0 || this.closed) return;
+    this.rxBursts++;
     const cycle = this.clock.nowCycle();
     const slotViews = this.slotViews;
     const slotViewLengths = this.slotViewLengths;

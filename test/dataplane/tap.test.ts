@@ -165,6 +165,7 @@ describe.skipIf(skipReason !== null)('TapPort on /dev/net/tun', () => {
       return new Promise<void>((resolve) => setTimeout(resolve, 100)).then(() => {
         expect(frames).toBe(20);
         expect(bursts).toEqual([8, 8, 4]);
+        expect(tap.rxBursts).toBe(3);
       });
     });
 
