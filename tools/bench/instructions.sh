@@ -2,11 +2,13 @@
 # Instructions one frame costs in the model, counted by valgrind (repeatable to about 0.5%,
 # unlike wall-clock rates on a shared VM): the difference between runs of 20k and 60k
 # frames of tools/bench/frame-cost.ts, over 40k. Needs valgrind (not needed by the tests).
-# usage: tools/bench/instructions.sh [reference|fatriot|reference-after-fatriot] [LENGTH=60]
+# usage: tools/bench/instructions.sh [reference|fatriot|reference-after-fatriot] [LENGTH=60] [sinks|tap-like]
+# (tap-like: ports shaped like the TAP path's, tools/bench/model.ts BenchPorts)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 kind=${1:-reference}
 length=${2:-60}
+ports=${3:-sinks}
 command -v valgrind >/dev/null || { echo "valgrind not installed (apt-get install valgrind)" >&2; exit 1; }
 # One bundle, so the counts hold no TypeScript loader work. It sits as deep in the tree as
 # the sources, whose data files it finds relative to itself (git-ignored).
@@ -16,9 +18,9 @@ node_modules/.bin/esbuild tools/bench/frame-cost.ts --bundle --platform=node --f
   --outfile="$out/frame-cost.mjs" --log-level=warning
 count() {
   valgrind --tool=cachegrind --cache-sim=no --cachegrind-out-file=/dev/null \
-    node --single-threaded "$out/frame-cost.mjs" "$1" "$length" "$kind" 2>&1 >/dev/null |
+    node --single-threaded "$out/frame-cost.mjs" "$1" "$length" "$kind" "$ports" 2>&1 >/dev/null |
     awk '/I *refs:/ { gsub(",", "", $4); print $4 }'
 }
 a=$(count 20000)
 b=$(count 60000)
-echo "{\"nic\":\"$kind\",\"length\":$length,\"instructions_per_frame\":$(( (b - a) / 40000 ))}"
+echo "{\"nic\":\"$kind\",\"ports\":\"$ports\",\"length\":$length,\"instructions_per_frame\":$(( (b - a) / 40000 ))}"

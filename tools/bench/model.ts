@@ -5,6 +5,7 @@
  * and single-packet latencies in cycles.
  */
 import { createMemoryLink } from '../../src/dataplane/memory-link.ts';
+import type { Port } from '../../src/dataplane/port.ts';
 import { buildUdpFrame } from '../../src/pipeline/wire/build.ts';
 import type { NicShell } from '../../src/pipeline/nic/nic-shell.ts';
 import { LineRateOffer } from '../experiments/nic-measure.ts';
@@ -33,26 +34,42 @@ export function benchFrame(length: number): Uint8Array {
   });
 }
 
+/**
+ * How the NIC's ports are set up for a throughput run. `sinks` (the bench): the host only
+ * counts and the other ports lead to idle sinks, so all of them promise (quietUntil) that
+ * no frame will come and the model need not check for one. `tap-like`: only nf0 and dma0
+ * are attached, neither promises anything, and the host takes frames ahead of their
+ * cycle, as on the TAP path (to measure what the model costs there, without the kernel).
+ */
+export type BenchPorts = 'sinks' | 'tap-like';
+
 /** Offers `count` frames of `length` bytes at line rate on nf0 and counts those reaching dma0. */
-export function measureThroughput(factory: NicFactory, length: number, count: number): ThroughputResult {
+export function measureThroughput(factory: NicFactory, length: number, count: number, ports: BenchPorts = 'sinks'): ThroughputResult {
   const nic = factory();
   const [nf, gen] = createMemoryLink('nf0', 'generator');
-  const [dma, host] = createMemoryLink('dma0', 'host');
-  // The host only counts, and the other ports lead to idle sinks: all of them promise
-  // (quietUntil) that no frame will come, so the model need not check for one each cycle.
-  host.sendsNothing();
-  const sink = (name: string) => {
-    const [port, far] = createMemoryLink(name, `${name}_sink`);
-    far.sendsNothing();
-    return port;
-  };
-  nic.attach({ nf: [nf, sink('nf1'), sink('nf2'), sink('nf3')], dma: [dma, sink('dma1'), sink('dma2'), sink('dma3')] });
   let delivered = 0;
   let bytes = 0;
-  host.attach((f) => {
-    delivered++;
-    bytes += f.length;
-  });
+  if (ports === 'sinks') {
+    const [dma, host] = createMemoryLink('dma0', 'host');
+    host.sendsNothing();
+    const sink = (name: string) => {
+      const [port, far] = createMemoryLink(name, `${name}_sink`);
+      far.sendsNothing();
+      return port;
+    };
+    nic.attach({ nf: [nf, sink('nf1'), sink('nf2'), sink('nf3')], dma: [dma, sink('dma1'), sink('dma2'), sink('dma3')] });
+    host.attach((f) => {
+      delivered++;
+      bytes += f.length;
+    });
+  } else {
+    const transmit = (f: Uint8Array): void => {
+      delivered++;
+      bytes += f.length;
+    };
+    const host: Port = { name: 'dma0', attach() {}, receive() {}, transmit, close() {}, takesFramesAhead: true };
+    nic.attach({ nf: [nf], dma: [host] });
+  }
   nic.sim.add(new LineRateOffer('bench_source', gen, benchFrame(length), count, nic.coreHz));
   const start = nic.sim.now;
   const t0 = process.hrtime.bigint();
