@@ -89,7 +89,7 @@ export class TapPort implements Port {
   lastErrno = 0;
 
   private readonly backend: TapBackend;
-  private readonly clock: CycleClock;
+  private clock: CycleClock;
   private readonly fd: number;
   /** One byte more than maxFrameBytes, so a read that fills a slot reveals a truncated frame. */
   private readonly slotBytes: number;
@@ -159,6 +159,14 @@ export class TapPort implements Port {
 
   attach(receiver: FrameReceiver): void {
     this.receiver = receiver;
+  }
+
+  /**
+   * Stamps later bursts from `clock` (a TAP opened before the model that reads it, as the
+   * TAP bench's forwarders are: one clock reading a burst, not one a frame).
+   */
+  setClock(clock: CycleClock | (() => number)): void {
+    this.clock = typeof clock === 'function' ? { nowCycle: clock } : clock;
   }
 
   receive(frame: Uint8Array, cycle: number): void {

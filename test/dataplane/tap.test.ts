@@ -126,6 +126,13 @@ describe.skipIf(skipReason !== null)('TapPort on /dev/net/tun', () => {
       expect(frame.subarray(28, 32).join('.')).toBe(KERNEL_IP);
       expect(frame.subarray(38, 42).join('.')).toBe(PEER_IP);
       expect(tap.rxFrames).toBe(seen.length);
+      // A clock set later stamps the bursts read from then on.
+      tap.setClock(() => 777);
+      // Another neighbour, so that the kernel sends a new ARP request at once.
+      spawnSync('ip', ['netns', 'exec', netns, 'ping', '-c', '1', '-W', '0.3', '10.77.9.3']);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      expect(seen.length).toBeGreaterThan(1);
+      expect(seen.at(-1)!.cycle).toBe(777);
     });
 
     it('transmits frames the kernel accepts: Node answers ARP and ICMP and ping succeeds', () => {

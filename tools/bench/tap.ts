@@ -67,8 +67,15 @@ export function nicForwarder(kind: 'fatriot' | 'reference' = 'fatriot', stats?: 
   return (a, b) => {
     const nic = kind === 'fatriot' ? new FatriotNic() : new ReferenceNic();
     const driver = new RealtimeDriver(nic.sim, nic.coreHz);
-    // The TAPs were opened before the forwarder (with no clock): stamp here.
-    nic.attach({ nf: [driver.drivenPort(a, { stamp: true })], dma: [driver.drivenPort(b, { stamp: true })] });
+    // The TAPs were opened before the forwarder: they stamp each burst with the driver's
+    // clock from now on (as the daemon's do), where stamping each frame read the clock
+    // once a frame.
+    const driven = (port: Port): Port => {
+      if (!(port instanceof TapPort)) return driver.drivenPort(port, { stamp: true });
+      port.setClock(driver);
+      return driver.drivenPort(port);
+    };
+    nic.attach({ nf: [driven(a)], dma: [driven(b)] });
     driver.start();
     return () => {
       if (stats !== undefined) {
