@@ -19,7 +19,8 @@
  * the highest counts. On a small VM the full load is not the path's best: the sender
  * flat out takes a whole core, which on two cores the forwarder then shares with the
  * receiver (the veth path does its work in the sender's own system calls). The full-load
- * rates are reported too (`*_full_load`). The 1400-byte rate is at full load.
+ * rates are reported too (`*_full_load`). The two paths' trials alternate, so that both
+ * see the same phase of a VM whose speed drifts. The 1400-byte rate is at full load.
  * RTT: `ping -i 0.01` from A to B, per-reply times.
  *
  * Root only. Bounded: about 35 s with the defaults (60 s with the wire comparison). Tears everything down, also on error.
@@ -217,24 +218,27 @@ interface ForwardingRate {
 const PAYLOAD_64B = 60 - FRAME_OVERHEAD_BYTES;
 
 /**
- * Maximum forwarding rate of 64-byte frames (RFC 2285 3.6.1) over `fullLoad` (a trial
- * with no rate limit, made by the caller) and SWEEP_FRACTIONS of what it offered.
+ * Maximum forwarding rates of 64-byte frames (RFC 2285 3.6.1) of one or more paths, each
+ * over its `fullLoad` (a trial with no rate limit, made by the caller) and SWEEP_FRACTIONS
+ * of what that offered. The paths' trials alternate (every path at 20%, then every path at
+ * 40%, ...), so that a VM whose speed drifts over the run gives each the same conditions.
  */
-async function maxForwardingRate(
+async function maxForwardingRates(
   txNetns: string,
   rxNetns: string,
-  rxIf: string,
-  toAddress: string,
+  paths: readonly { rxIf: string; toAddress: string; fullLoad: { deliveredPps: number; offeredPps: number } }[],
   durationS: number,
   children: Set<ChildProcess>,
-  fullLoad: { deliveredPps: number; offeredPps: number },
-): Promise<ForwardingRate> {
-  let best = fullLoad;
+): Promise<ForwardingRate[]> {
+  const best = paths.map((path) => path.fullLoad);
   for (const fraction of SWEEP_FRACTIONS) {
-    const trial = await blast(txNetns, rxNetns, rxIf, toAddress, PAYLOAD_64B, durationS, children, fraction * fullLoad.offeredPps);
-    if (trial.deliveredPps > best.deliveredPps) best = trial;
+    for (let i = 0; i < paths.length; i++) {
+      const { rxIf, toAddress, fullLoad } = paths[i]!;
+      const trial = await blast(txNetns, rxNetns, rxIf, toAddress, PAYLOAD_64B, durationS, children, fraction * fullLoad.offeredPps);
+      if (trial.deliveredPps > best[i]!.deliveredPps) best[i] = trial;
+    }
   }
-  return { maxPps: best.deliveredPps, offeredAtMaxPps: best.offeredPps, fullLoad };
+  return paths.map((path, i) => ({ maxPps: best[i]!.deliveredPps, offeredAtMaxPps: best[i]!.offeredPps, fullLoad: path.fullLoad }));
 }
 
 async function pingRttsUs(netns: string, address: string, count: number): Promise<number[]> {
@@ -292,16 +296,24 @@ export async function benchTap(options: BenchTapOptions = {}): Promise<TapBenchR
     // first trial forwarded half the frames a warm one did), and for symmetry the veth
     // pair gets one too.
     await blast(nsA, nsB, 'vb', '10.77.100.2', PAYLOAD_64B, 1, children);
-    const vethFull = await blast(nsA, nsB, 'vb', '10.77.100.2', PAYLOAD_64B, durationS, children);
-    const veth64 = await maxForwardingRate(nsA, nsB, 'vb', '10.77.100.2', durationS, children, vethFull);
     await blast(nsA, nsB, tapB, '10.77.101.2', PAYLOAD_64B, 1, children);
+    const vethFull = await blast(nsA, nsB, 'vb', '10.77.100.2', PAYLOAD_64B, durationS, children);
     // The forwarder's CPU time per frame, over the full-load trial.
     const cpuBefore = process.cpuUsage();
     const framesBefore = a.rxFrames + b.rxFrames;
     const tapFull = await blast(nsA, nsB, tapB, '10.77.101.2', PAYLOAD_64B, durationS, children);
     const cpu = process.cpuUsage(cpuBefore);
     const frames = a.rxFrames + b.rxFrames - framesBefore;
-    const tap64 = await maxForwardingRate(nsA, nsB, tapB, '10.77.101.2', durationS, children, tapFull);
+    const [veth64, tap64] = await maxForwardingRates(
+      nsA,
+      nsB,
+      [
+        { rxIf: 'vb', toAddress: '10.77.100.2', fullLoad: vethFull },
+        { rxIf: tapB, toAddress: '10.77.101.2', fullLoad: tapFull },
+      ],
+      durationS,
+      children,
+    );
     const tap1400 = await blast(nsA, nsB, tapB, '10.77.101.2', 1400 - FRAME_OVERHEAD_BYTES, durationS, children);
     const vethRtt = await pingRttsUs(nsA, '10.77.100.2', pingCount);
     const tapRtt = await pingRttsUs(nsA, '10.77.101.2', pingCount);
@@ -312,7 +324,7 @@ export async function benchTap(options: BenchTapOptions = {}): Promise<TapBenchR
       wireForwarder(a, b);
       await blast(nsA, nsB, tapB, '10.77.101.2', PAYLOAD_64B, 1, children);
       const wireFull = await blast(nsA, nsB, tapB, '10.77.101.2', PAYLOAD_64B, durationS, children);
-      const wire64 = await maxForwardingRate(nsA, nsB, tapB, '10.77.101.2', durationS, children, wireFull);
+      const [wire64] = await maxForwardingRates(nsA, nsB, [{ rxIf: tapB, toAddress: '10.77.101.2', fullLoad: wireFull }], durationS, children);
       const wireRtt = await pingRttsUs(nsA, '10.77.101.2', pingCount);
       wire = { pps: Math.round(wire64.maxPps), rttP50: Number(percentile(wireRtt, 50).toFixed(1)) };
     }
