@@ -245,14 +245,6 @@ export class AxisChannel {
   }
 
   /**
-   * Latches next values. Returns true when either end must be evaluated next
-   * cycle: a registered signal changed, or a beat will move.
-   */
-  commit(): boolean {
-    return this.latch() !== 0;
-  }
-
-  /**
    * Latches next values and says which ends must be evaluated next cycle
    * (WAKE_PRODUCER | WAKE_CONSUMER): both when a beat will move; otherwise, when a
    * registered signal changed, each end unless it wakes on handshakes only (a
