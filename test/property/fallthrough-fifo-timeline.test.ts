@@ -62,6 +62,8 @@ describe('FallthroughFifoTimeline', () => {
         }
         while (w < writes.length) { tl.write(writes[w]!, packets[w]!, 0); w++; }
         for (let t = 0; t < shown.length; t++) {
+          // The bound holds whether or not depthAt can tell yet.
+          expect(tl.depthBoundAt(t)).toBeGreaterThanOrEqual(shown[t]!.depth);
           const depth = tl.depthAt(t);
           if (depth < 0) {
             // Only unknowable where a word waits on a read after the recorded history.
@@ -86,6 +88,7 @@ describe('FallthroughFifoTimeline', () => {
         for (let k = 0; k < reads.length; k++) tl.readHead(reads[k]!);
         tl.forgetBefore(forgetAt);
         for (let t = forgetAt; t < shown.length; t++) {
+          expect(tl.depthBoundAt(t)).toBeGreaterThanOrEqual(shown[t]!.depth);
           const depth = tl.depthAt(t);
           if (depth >= 0) expect(depth).toBe(shown[t]!.depth);
         }

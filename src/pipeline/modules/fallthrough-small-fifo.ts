@@ -302,6 +302,19 @@ export class FallthroughFifoTimeline {
     return wCount - eCount;
   }
 
+  /**
+   * An upper bound of the inner occupancy seen in cycle t (of depthAt(t) and of what any
+   * reads not yet recorded would make it), without depthAt's searches: the words not yet
+   * read when every recorded read happened before t (those have left the memory), else
+   * every word kept. The output queues decide most packets on it alone (a queue far from
+   * its threshold); depthAt's two searches were 4% of the reference NIC's instructions.
+   */
+  depthBoundAt(t: number): number {
+    const k = this.read;
+    if (k > this.base && this.rCycle[(k - 1) & this.mask]! <= t - 1) return this.written - k;
+    return this.written - this.base;
+  }
+
   /** Forgets words read and gone before `cycle` (they no longer change what any later cycle shows). */
   forgetBefore(cycle: number): void {
     // e_k needs e_{k-1} and r_{k-3}, and the head's dout cycle needs r of the word before it.

@@ -342,6 +342,8 @@ export class OutputQueues extends ClockedModule {
           let known = true;
           for (let m = oq; m !== 0; m &= m - 1) {
             const q = 31 - Math.clz32(m & -m);
+            // Far from both thresholds whatever the reads not yet known: no need for the exact depths.
+            if (dataTl[q]!.depthBoundAt(decision - 1) < dataTl[q]!.progFullThreshold && metaTl[q]!.depthBoundAt(decision - 1) < metaTl[q]!.maxDepth - 1) continue;
             const dataDepth = dataTl[q]!.depthAt(decision - 1, settled);
             const metaDepth = metaTl[q]!.depthAt(decision - 1, settled);
             if (dataDepth < 0 || metaDepth < 0) {
