@@ -6,7 +6,7 @@
  * of ns), counted from time 0 of the model.
  */
 import type { PcapWriter } from './pcap.ts';
-import type { FrameReceiver, Port } from './port.ts';
+import { quietUntilOf, type FrameReceiver, type Port } from './port.ts';
 
 export interface CapturePortOptions {
   /**
@@ -54,7 +54,7 @@ export class CapturePort implements Port {
 
   /** The inner port's promise (a capture adds no frames). */
   quietUntil(): number {
-    return this.inner.quietUntil?.() ?? Number.NEGATIVE_INFINITY;
+    return quietUntilOf(this.inner);
   }
 
   /** Hands a frame from the link to the inner port; it comes back through `onInnerReceive` and is recorded there. */

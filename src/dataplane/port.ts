@@ -39,3 +39,8 @@ export interface Port {
    */
   readonly takesFramesAhead?: boolean;
 }
+
+/** What `port` promises with `quietUntil`: -Infinity (nothing) for a port without the promise, or no port. */
+export function quietUntilOf(port: Port | null | undefined): number {
+  return port?.quietUntil?.() ?? Number.NEGATIVE_INFINITY;
+}

@@ -9,7 +9,7 @@ import { join, resolve } from 'node:path';
 import * as vega from 'vega';
 import * as vegaLite from 'vega-lite';
 import { LinkType, PcapWriter } from '../../src/dataplane/pcap.ts';
-import type { FrameReceiver, Port } from '../../src/dataplane/port.ts';
+import { quietUntilOf, type FrameReceiver, type Port } from '../../src/dataplane/port.ts';
 import type { Fig8HostName, Fig8HostPlan } from '../../src/host/sim/fig8-testbed.ts';
 import type { NicEvent } from '../../src/pipeline/modules/fatriot-tuser.ts';
 import { FatriotNic } from '../../src/pipeline/nic/fatriot-nic.ts';
@@ -243,7 +243,7 @@ export class RecordingPort implements Port {
 
   /** The inner port's promise (recording adds no frames). */
   quietUntil(): number {
-    return this.inner.quietUntil?.() ?? Number.NEGATIVE_INFINITY;
+    return quietUntilOf(this.inner);
   }
 
   transmit(frame: Uint8Array, cycle: number): void {

@@ -1,5 +1,5 @@
 import { netfpgaSpec } from '../../../hw/netfpga-spec/index.ts';
-import type { Port } from '../../dataplane/port.ts';
+import { quietUntilOf, type Port } from '../../dataplane/port.ts';
 import { frameTooLate, type AxisChannel } from '../sim/channel.ts';
 import { BeatFifo } from '../sim/fifo.ts';
 import { ClockedModule, IDLE, type TraceSignal } from '../sim/module.ts';
@@ -86,7 +86,7 @@ export class Nf10gRx extends ClockedModule {
    * nothing is promised: one may be attached later (after configuration runs, say).
    */
   attachPort(port: Port): void {
-    this.out.idleFrom = port.quietUntil?.() ?? Number.NEGATIVE_INFINITY;
+    this.out.idleFrom = quietUntilOf(port);
   }
 
   /** A frame from the link, whose sender started it no earlier than `cycle`. */

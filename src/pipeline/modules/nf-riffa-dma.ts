@@ -1,5 +1,5 @@
 import { netfpgaSpec } from '../../../hw/netfpga-spec/index.ts';
-import type { Port } from '../../dataplane/port.ts';
+import { quietUntilOf, type Port } from '../../dataplane/port.ts';
 import { frameTooLate, type AxisChannel } from '../sim/channel.ts';
 import { ClockedModule, type TraceSignal } from '../sim/module.ts';
 import type { Packet, PacketPool } from '../sim/packet.ts';
@@ -92,7 +92,7 @@ export class NfRiffaDma extends ClockedModule {
     // Frames for a port not attached are counted and dropped: only attached ones must take frames ahead.
     let ahead = true;
     for (const p of this.ports) {
-      const q = p === null || p === undefined ? Number.NEGATIVE_INFINITY : (p.quietUntil?.() ?? Number.NEGATIVE_INFINITY);
+      const q = quietUntilOf(p);
       if (q < from) from = q;
       if (p !== null && p !== undefined && p.takesFramesAhead !== true) ahead = false;
     }

@@ -342,17 +342,19 @@ export class OutputQueues extends ClockedModule {
           let known = true;
           for (let m = oq; m !== 0; m &= m - 1) {
             const q = 31 - Math.clz32(m & -m);
+            const data = dataTl[q]!;
+            const meta = metaTl[q]!;
             // Far from both thresholds whatever the reads not yet known: no need for the exact depths.
-            if (dataTl[q]!.depthBoundAt(decision - 1) < dataTl[q]!.progFullThreshold && metaTl[q]!.depthBoundAt(decision - 1) < metaTl[q]!.maxDepth - 1) continue;
-            const dataDepth = dataTl[q]!.depthAt(decision - 1, settled);
-            const metaDepth = metaTl[q]!.depthAt(decision - 1, settled);
+            if (data.depthBoundAt(decision - 1) < data.progFullThreshold && meta.depthBoundAt(decision - 1) < meta.maxDepth - 1) continue;
+            const dataDepth = data.depthAt(decision - 1, settled);
+            const metaDepth = meta.depthAt(decision - 1, settled);
             if (dataDepth < 0 || metaDepth < 0) {
               known = false;
               // By then every read that could count has happened.
               waitUntil = decision - 3;
               break;
             }
-            if (dataDepth >= dataTl[q]!.progFullThreshold || metaDepth >= metaTl[q]!.maxDepth - 1) drop = true;
+            if (dataDepth >= data.progFullThreshold || metaDepth >= meta.maxDepth - 1) drop = true;
           }
           // A queue's depth before the decision waits on reads not yet known.
           if (!known) break;
