@@ -86,7 +86,7 @@ export class RealtimeDriver {
    * by stepsPerSlice: a busy model stays behind and the lag report says so.
    */
   catchUp(): void {
-    if (this.running) this.sim.runUntil(this.wallCycle(), this.stepsPerSlice);
+    if (this.running) this.runToWall();
   }
 
   /** Something was injected (a frame, a register access): run it now. */
@@ -114,7 +114,10 @@ export class RealtimeDriver {
       name: port.name,
       attach: (receiver) =>
         port.attach((frame, cycle) => {
-          receiver(frame, stamp ? this.nowCycle() : cycle);
+          const c = stamp ? this.nowCycle() : cycle;
+          // A port stamping from another clock could break the driver's promise; it cannot be earlier than this.
+          const promised = this.sim.noInputBefore;
+          receiver(frame, c < promised ? promised : c);
           this.kick();
         }),
       receive: (frame, cycle) => port.receive(frame, cycle),
@@ -148,7 +151,7 @@ export class RealtimeDriver {
   private tick(): void {
     if (!this.running) return;
     const target = this.wallCycle();
-    const caughtUp = this.sim.runUntil(target, this.stepsPerSlice);
+    const caughtUp = this.runToWall(target);
     const lag = target - this.sim.now;
     if (lag > this.maxLagCycles) this.maxLagCycles = lag;
     if (!caughtUp) {
@@ -162,6 +165,19 @@ export class RealtimeDriver {
     // Sleep until shortly before the event, then poll, so it is not late by the timer slack.
     if (waitMs <= this.spinMs) this.schedule(0);
     else this.schedule(Math.min(this.maxSleepMs, waitMs - this.spinMs));
+  }
+
+  /**
+   * Runs the model towards the wall clock's present cycle (at most stepsPerSlice steps),
+   * first promising it that no frame comes from outside before that cycle: frames reach
+   * it only through ports stamped with `nowCycle()` (which is never behind the wall
+   * clock) or through `drivenPort`, which holds them to the promise. The model then
+   * decides what its idle inputs allow up to there at once instead of stepping to each
+   * packet to see them stay idle.
+   */
+  private runToWall(target = this.wallCycle()): boolean {
+    this.sim.promiseNoInputBefore(target);
+    return this.sim.runUntil(target, this.stepsPerSlice);
   }
 
   private schedule(ms: number): void {

@@ -101,7 +101,7 @@ describe('RealtimeDriver', () => {
     expect(lag.maxLagUs).toBeGreaterThanOrEqual(lag.lagUs * 0.5);
   });
 
-  it('drivenPort stamps a frame from outside with the present cycle (or keeps the port stamp) and runs the model at once', async () => {
+  it('drivenPort stamps a frame from outside with the present cycle (or keeps the port stamp, held to the driver promise) and runs the model at once', async () => {
     const sim = new Simulator();
     const recorder = sim.add(new Recorder('recorder'));
     // A timer far away: an idle driver sleeps its longest (maxSleepMs) between checks.
@@ -119,15 +119,24 @@ describe('RealtimeDriver', () => {
     driver.start();
     await new Promise((r) => setTimeout(r, 30));
     const before = sim.now;
+    const promised = sim.noInputBefore;
+    // The driver promised the model no frame before the cycle it last ran to.
+    expect(promised).toBeGreaterThan(0);
+    expect(promised).toBeLessThanOrEqual(before);
     const sentMs = performance.now();
     farA.transmit(new Uint8Array(60), 0);
+    // A port stamp behind the promise (another clock) is held to it; one ahead is kept.
     farB.transmit(new Uint8Array(60), 123);
+    farB.transmit(new Uint8Array(60), before + 1_000_000_000);
     await new Promise((r) => setTimeout(r, 20));
     driver.stop();
     expect(got[0]!.port).toBe('stamped');
     expect(got[0]!.cycle).toBeGreaterThanOrEqual(before);
-    expect(got[1]).toEqual({ port: 'self_stamped', cycle: 123 });
-    // Both ran within milliseconds, not at the end of the idle driver's sleep (up to 200 ms).
+    expect(got[1]!.port).toBe('self_stamped');
+    expect(got[1]!.cycle).toBeGreaterThanOrEqual(promised);
+    expect(got[1]!.cycle).toBeLessThanOrEqual(got[0]!.cycle);
+    expect(got[2]).toEqual({ port: 'self_stamped', cycle: before + 1_000_000_000 });
+    // They ran within milliseconds, not at the end of the idle driver's sleep (up to 200 ms).
     expect(recorder.seen.length).toBe(2);
     for (const s of recorder.seen) expect(s.wallMs - sentMs).toBeLessThan(15);
     // The stamped frame's cycle ran as that cycle; the past one (123) at the model's present.

@@ -222,14 +222,15 @@ export class InputArbiter extends ClockedModule {
 
   /**
    * First cycle a word could be on dout of the empty queue of input `ch`. An input with an
-   * empty FIFO has nothing not yet posted (its producer posts whatever it can, and only a
-   * full FIFO stops it): when its producer says how soon a frame can reach it
+   * empty FIFO has nothing not yet posted unless its producer says it holds some
+   * (`producerHolding`: say a full FIFO stopped it, and the pumps have not let it post
+   * again yet). When it holds nothing and says how soon a frame can reach it
    * (`idleLookaheadCycles`, from the present or its ports' promise) that is used, and
    * recorded as promised; otherwise the producer is asked. Plus the FIFO's three cycles.
    */
   private emptyQueueHorizon(ch: AxisChannel, now: number): number {
     const idle = ch.idleLookaheadCycles;
-    if (idle !== idle) return ch.producerHorizon() + 3;
+    if (idle !== idle || ch.producerHolding) return ch.producerHorizon() + 3;
     let c = (ch.idleFrom > now ? ch.idleFrom : now) + idle;
     if (c <= ch.lastPostedCycle) c = ch.lastPostedCycle + 1;
     if (c > ch.idleHorizonUsed) ch.idleHorizonUsed = c;
@@ -238,6 +239,33 @@ export class InputArbiter extends ClockedModule {
 
   override settleTrains(cycle: number): number {
     return this.deferred.settle(cycle);
+  }
+
+  /** Per input: the horizon emptyQueueHorizon gave it in the present decision (inputs in its unknownMask). */
+  private unknownCycle = new Float64Array(32);
+
+  /**
+   * When to come back to a packet offered at `offer` that an empty input's horizon
+   * held up. An empty input's horizon grows a cycle a cycle with the present, from
+   * its promise (`idleFrom`) on if it has one; the pointer cannot reach an input
+   * before its horizon, so once every input whose horizon is not past the offer has
+   * grown to it, every queue the pointer passes before the offer is known empty.
+   */
+  private blockedUntil(offer: number, unknownMask: number, now: number): number {
+    let wake = Number.NEGATIVE_INFINITY;
+    for (let m = unknownMask; m !== 0; m &= m - 1) {
+      const i = 31 - Math.clz32(m & -m);
+      const c = this.unknownCycle[i]!;
+      if (c > offer) continue;
+      const ch = this.ins[i]!;
+      // How far the horizon stands ahead of the cycle it grows from (a producer asked for
+      // its horizon is taken to grow with the present: an early wake costs only a step).
+      const promised = ch.idleLookaheadCycles === ch.idleLookaheadCycles && !ch.producerHolding && ch.idleFrom > now;
+      const from = promised ? ch.idleFrom : now;
+      const w = offer - (c - from);
+      if (w > wake) wake = w;
+    }
+    return wake;
   }
 
   protected override pump(): void {
@@ -273,9 +301,10 @@ export class InputArbiter extends ClockedModule {
         // robin is followed only up to the pointer's first visit after that.
         offer = Number.POSITIVE_INFINITY;
         let limit = Number.POSITIVE_INFINITY;
-        let earliestUnknown = Number.POSITIVE_INFINITY;
+        let unknownMask = 0;
         const from0 = this.decidedUntil;
         const now = this.sim!.now;
+        const unknownCycle = this.unknownCycle;
         for (let i = 0; i < n; i++) {
           const t = tls[i]!;
           const known = t.read < t.written;
@@ -286,6 +315,8 @@ export class InputArbiter extends ClockedModule {
             c = this.emptyQueueHorizon(this.ins[i]!, now);
             // Nothing will ever come on it (no port, or a sink at the far end): no limit.
             if (c === Number.POSITIVE_INFINITY) continue;
+            unknownMask |= 1 << i;
+            unknownCycle[i] = c;
           }
           const from = c > from0 ? c : from0;
           // The pointer stands at (curQueue + from - from0) mod n in cycle `from`.
@@ -296,9 +327,8 @@ export class InputArbiter extends ClockedModule {
               offer = at;
               q = i;
             }
-          } else {
-            if (at < limit) limit = at;
-            if (c < earliestUnknown) earliestUnknown = c;
+          } else if (at < limit) {
+            limit = at;
           }
         }
         if (offer >= limit) {
@@ -307,9 +337,7 @@ export class InputArbiter extends ClockedModule {
             this.curQueue = modulo(this.curQueue + (limit - from0), n, this.inverseN);
             this.decidedUntil = limit;
           }
-          // Horizons of idle inputs grow a cycle a cycle: come back when every queue
-          // the pointer passes before the offer is known empty.
-          if (offer < IDLE) wake = this.sim!.now + (offer - earliestUnknown);
+          if (offer < IDLE) wake = this.blockedUntil(offer, unknownMask, now);
           break;
         }
         this.curQueue = q;

@@ -86,7 +86,9 @@ export class Nf10gRx extends ClockedModule {
    * nothing is promised: one may be attached later (after configuration runs, say).
    */
   attachPort(port: Port): void {
-    this.out.idleFrom = quietUntilOf(port);
+    const promised = this.sim === null ? Number.NEGATIVE_INFINITY : this.sim.noInputBefore;
+    const q = quietUntilOf(port);
+    this.out.idleFrom = q > promised ? q : promised;
   }
 
   /** A frame from the link, whose sender started it no earlier than `cycle`. */
@@ -118,6 +120,8 @@ export class Nf10gRx extends ClockedModule {
     const lastWordCycle = timing.cycleAt(arrival + timing.lastWordUnits(wireLen));
     this.wire.push(p, firstWordCycle);
     this.lastWordCycles.push(p, lastWordCycle);
+    // Held until the pump has posted it (a consumer must not take this input for idle).
+    this.out.producerHolding = true;
     if (this.trains) {
       // Only a frame that is the first not yet posted could move before what the arbiter was promised.
       const first = this.current === null && this.rxq.length === 0 && this.wire.length === 1;
@@ -215,6 +219,7 @@ export class Nf10gRx extends ClockedModule {
     this.shortestLastWordUnits = this.timing.lastWordUnits(MIN_FRAME_NO_FCS);
     // A frame handed over at cycle c >= now has its first beat no earlier than this after c.
     this.out.idleLookaheadCycles = this.timing.cycleAt(this.shortestLastWordUnits) + FIRST_BEAT_AFTER_LAST_WORD;
+    this.sim!.declareOutsideInput(this.out);
   }
 
   override trainAcceptable(): void {
@@ -251,38 +256,44 @@ export class Nf10gRx extends ClockedModule {
     const settled = this.sim!.settledCycle();
     const counters = this.counters;
     const idx = this.idx;
-    while (this.wire.length > 0) {
-      const firstWord = this.wire.peekTime();
-      // Beats not yet posted move after `settled`: they cannot count before a first word already reached.
-      if (firstWord > settled && (this.current !== null || this.rxq.length > 0)) break;
-      const p = this.wire.shift();
-      const lastWord = this.lastWordCycles.peekTime();
-      this.lastWordCycles.shift();
-      while (this.movedWords.length > 0 && this.movedWords.peekTime() < firstWord) this.bufferedWords -= this.movedWords.shift();
-      if (this.bufferedWords >= this.dropThresholdWords) {
-        this.deferred.add(firstWord, idx.dropFifoFull, 1);
-        this.pool.release(p);
-        continue;
-      }
-      this.bufferedWords += Math.ceil(p.length / MAC_WORD_BYTES);
-      this.deferred.add(firstWord, idx.rxPackets, 1, idx.rxBytes, p.length);
-      this.rxq.push(p, lastWord + FIRST_BEAT_AFTER_LAST_WORD);
-    }
     const out = this.out;
+    // Frames are decided and posted in turn: once every beat before a frame is posted,
+    // the buffered words at its first word are known, and it is decided even ahead of it.
     for (;;) {
-      if (this.current === null) {
-        if (this.rxq.length === 0) break;
-        this.firstBeatCycle = this.rxq.peekTime();
-        this.current = this.rxq.shift();
-        this.beat = 0;
+      while (this.wire.length > 0) {
+        const firstWord = this.wire.peekTime();
+        // Beats not yet posted move after `settled`: they cannot count before a first word already reached.
+        if (firstWord > settled && (this.current !== null || this.rxq.length > 0)) break;
+        const p = this.wire.shift();
+        const lastWord = this.lastWordCycles.peekTime();
+        this.lastWordCycles.shift();
+        while (this.movedWords.length > 0 && this.movedWords.peekTime() < firstWord) this.bufferedWords -= this.movedWords.shift();
+        if (this.bufferedWords >= this.dropThresholdWords) {
+          this.deferred.add(firstWord, idx.dropFifoFull, 1);
+          this.pool.release(p);
+          continue;
+        }
+        this.bufferedWords += Math.ceil(p.length / MAC_WORD_BYTES);
+        this.deferred.add(firstWord, idx.rxPackets, 1, idx.rxBytes, p.length);
+        this.rxq.push(p, lastWord + FIRST_BEAT_AFTER_LAST_WORD);
       }
-      const p = this.current;
-      const h = out.acceptCycle(this.beat === 0 ? this.firstBeatCycle : this.beatAvailable(p, this.beat));
-      if (h < 0) break;
-      out.post(p, this.beat, h);
-      this.movedWords.push(Math.min(4, Math.ceil((p.length - this.beat * 32) / MAC_WORD_BYTES)), h);
-      if (++this.beat === p.beats) this.current = null;
+      for (;;) {
+        if (this.current === null) {
+          if (this.rxq.length === 0) break;
+          this.firstBeatCycle = this.rxq.peekTime();
+          this.current = this.rxq.shift();
+          this.beat = 0;
+        }
+        const p = this.current;
+        const h = out.acceptCycle(this.beat === 0 ? this.firstBeatCycle : this.beatAvailable(p, this.beat));
+        if (h < 0) break;
+        out.post(p, this.beat, h);
+        this.movedWords.push(Math.min(4, Math.ceil((p.length - this.beat * 32) / MAC_WORD_BYTES)), h);
+        if (++this.beat === p.beats) this.current = null;
+      }
+      if (this.current !== null || this.rxq.length > 0 || this.wire.length === 0) break;
     }
+    out.producerHolding = this.current !== null || this.rxq.length > 0 || this.wire.length > 0;
     out.flushPosts();
     this.deferred.settleSome(settled);
     if (this.wire.length > 0) this.wakeAt(this.wire.peekTime());

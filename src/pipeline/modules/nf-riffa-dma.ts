@@ -96,7 +96,8 @@ export class NfRiffaDma extends ClockedModule {
       if (q < from) from = q;
       if (p !== null && p !== undefined && p.takesFramesAhead !== true) ahead = false;
     }
-    this.out.idleFrom = from;
+    const promised = this.sim === null ? Number.NEGATIVE_INFINITY : this.sim.noInputBefore;
+    this.out.idleFrom = from > promised ? from : promised;
     this.deliverAhead = ahead;
   }
 
@@ -135,6 +136,8 @@ export class NfRiffaDma extends ClockedModule {
     this.counters[this.idx.rxPackets[index]!]!++;
     this.counters[this.idx.rxBytes[index]!]! += len;
     this.fromHost.push(p, ready);
+    // Held until the pump has posted it (a consumer must not take this input for idle).
+    this.out.producerHolding = true;
     if (this.trains) {
       // Only a frame that is the first not yet posted could move before what the arbiter was promised.
       const first = this.current === null && this.fromHost.length === 1;
@@ -218,6 +221,7 @@ export class NfRiffaDma extends ClockedModule {
   override startTrains(): void {
     // A host frame handed over at cycle c >= now is ready no earlier than this after c.
     this.out.idleLookaheadCycles = Math.ceil((PAD_HOST_FRAME * this.pcieUnitsPerByte) / this.pcieUnitsPerCycle) + dma.hostToCoreLatencyCycles.value;
+    this.sim!.declareOutsideInput(this.out);
   }
 
   override trainPosted(): void {
@@ -269,6 +273,7 @@ export class NfRiffaDma extends ClockedModule {
       out.post(p, this.beat, h);
       if (++this.beat === p.beats) this.current = null;
     }
+    out.producerHolding = this.current !== null || this.fromHost.length > 0;
     out.flushPosts();
     const inCh = this.in;
     let first = this.toHost.length === 0;

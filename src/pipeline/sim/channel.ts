@@ -83,6 +83,14 @@ export class AxisChannel {
    * input's horizon is then max(now, idleFrom) + idleLookaheadCycles.
    */
   idleFrom = Number.NEGATIVE_INFINITY;
+  /**
+   * With `idleLookaheadCycles`: the producer holds frames not yet (wholly) posted, so it
+   * is not idle and a consumer must ask `trainHorizon`. Set when a frame is handed over,
+   * cleared by the producer's pump once everything is posted. It covers a producer
+   * stopped on a full FIFO whose consumer has read since and not yet let it post again
+   * (the pumps are re-entered then), and frames handed ahead of a promise's cycle.
+   */
+  producerHolding = false;
   /** The latest horizon a consumer derived from `idleLookaheadCycles` (the producer must honour it). */
   idleHorizonUsed = Number.NEGATIVE_INFINITY;
   /**

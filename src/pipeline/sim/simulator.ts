@@ -83,6 +83,10 @@ export class Simulator {
   private trainsDecidedUpTo = 0;
   /** Modules running trains, settled at the end of every run. */
   private readonly trained: ClockedModule[] = [];
+  /** Channels whose producer takes frames from ports (`declareOutsideInput`). */
+  private readonly outsideInputs: AxisChannel[] = [];
+  /** The latest `promiseNoInputBefore` cycle; -Infinity: none made. */
+  private inputsQuietUntil = Number.NEGATIVE_INFINITY;
 
   constructor(options: SimulatorOptions = {}) {
     this.shuffle = options.shuffleSeed !== undefined;
@@ -143,6 +147,34 @@ export class Simulator {
     this.schedule(module.id, this.now);
     module.reset();
     return module;
+  }
+
+  /**
+   * A producer that takes frames from ports (a 10G receiver, the DMA engine) declares its
+   * output here: `promiseNoInputBefore` then raises the channel's `idleFrom`.
+   */
+  declareOutsideInput(ch: AxisChannel): void {
+    this.outsideInputs.push(ch);
+    if (this.inputsQuietUntil > ch.idleFrom) ch.idleFrom = this.inputsQuietUntil;
+  }
+
+  /**
+   * A promise from whoever hands the model its frames from outside (the real-time driver,
+   * whose ports stamp frames with the wall clock): no frame reaches any port, attached
+   * now or later, before `cycle`. Trains then look past idle inputs up to there instead
+   * of waking once a packet to see them stay empty. Promises only grow; a frame that
+   * breaks one makes the receiving module throw (`frameTooLate`).
+   */
+  promiseNoInputBefore(cycle: number): void {
+    if (!(cycle > this.inputsQuietUntil)) return;
+    this.inputsQuietUntil = cycle;
+    const chs = this.outsideInputs;
+    for (let i = 0; i < chs.length; i++) if (cycle > chs[i]!.idleFrom) chs[i]!.idleFrom = cycle;
+  }
+
+  /** The latest promise of `promiseNoInputBefore` (-Infinity: none). */
+  get noInputBefore(): number {
+    return this.inputsQuietUntil;
   }
 
   /** Schedules `module` to be evaluated at `cycle`, or now if that has passed. */
