@@ -166,7 +166,13 @@ export class InputArbiter extends ClockedModule {
   private timelines: FallthroughFifoTimeline[] = [];
   /** First cycle whose round-robin step is not worked out yet (the pointer stands at curQueue then). */
   private decidedUntil = 0;
-  private readonly deferred = new DeferredCounts(this.regs);
+  /**
+   * pktin counts at writes and pktout at reads: two streams, each in cycle order, kept
+   * apart because reads trail writes (by a whole burst of frames when inputs run ahead)
+   * and one queue of both would move each pktout entry back past the later pktin ones.
+   */
+  private readonly deferredIn = new DeferredCounts(this.regs);
+  private readonly deferredOut = new DeferredCounts(this.regs);
   private inverseN = 1;
   /** Inputs with posts not yet taken, inputs whose producer waits on tready, timelines read or written since they last forgot. */
   private postedMask = 0;
@@ -238,7 +244,9 @@ export class InputArbiter extends ClockedModule {
   }
 
   override settleTrains(cycle: number): number {
-    return this.deferred.settle(cycle);
+    const a = this.deferredIn.settle(cycle);
+    const b = this.deferredOut.settle(cycle);
+    return a > b ? a : b;
   }
 
   /** Per input: the horizon emptyQueueHorizon gave it in the present decision (inputs in its unknownMask). */
@@ -279,7 +287,7 @@ export class InputArbiter extends ClockedModule {
         const beat = ch.peekBeat();
         const h = ch.peekCycle();
         tls[i]!.write(h, p, beat);
-        if (beat === p.beats - 1) this.deferred.add(h, REG_PKT_IN, 1);
+        if (beat === p.beats - 1) this.deferredIn.add(h, REG_PKT_IN, 1);
         ch.shiftPost();
       }
     }
@@ -352,7 +360,7 @@ export class InputArbiter extends ClockedModule {
       tl.readHead(h);
       this.touchedMask |= 1 << q;
       const last = beat === p.beats - 1;
-      if (last) this.deferred.add(h, REG_PKT_OUT, 1);
+      if (last) this.deferredOut.add(h, REG_PKT_OUT, 1);
       // IDLE goes to WR_PKT on any beat it takes (even a last one, as the RTL does).
       if (this.state === STATE_IDLE) {
         this.state = STATE_WR_PKT;
@@ -368,7 +376,8 @@ export class InputArbiter extends ClockedModule {
     this.waitingMask = 0;
     for (let m = waiting; m !== 0; m &= m - 1) this.ins[31 - Math.clz32(m & -m)]!.wakeProducer();
     const settled = this.sim!.settledCycle();
-    this.deferred.settleSome(settled);
+    this.deferredIn.settleSome(settled);
+    this.deferredOut.settleSome(settled);
     for (let m = this.touchedMask; m !== 0; m &= m - 1) tls[31 - Math.clz32(m & -m)]!.forgetBefore(settled);
     this.touchedMask = 0;
     if (wake < IDLE) this.wakeAt(wake);

@@ -94,6 +94,7 @@ export class OutputQueues extends ClockedModule {
     this.metadata = outputs.map((_, i) => new FallthroughSmallFifo(`${name}.metadata_fifo${i}`, params.metadataDepthBits, undefined, false));
     this.counters = new Float64Array(n * OQ_COUNTERS.length);
     this.deferred = new DeferredCounts(this.counters);
+    this.deferredRemoved = new DeferredCounts(this.counters);
     this.deferredDrops = this.dropCounter === null ? null : new DeferredCounts(this.dropCounter.counters);
     this.metadataState = new Uint8Array(n);
     this.nearlyFull = new Uint8Array(n);
@@ -254,6 +255,12 @@ export class OutputQueues extends ClockedModule {
   /** Queues with words written and not yet posted. */
   private unreadMask = 0;
   private readonly deferred: DeferredCounts;
+  /**
+   * Removals count at reads, which trail the decisions (by a queue's depth): kept apart
+   * from `deferred` so that each stays in cycle order (DeferredCounts moves an entry
+   * that comes out of order back past the later ones).
+   */
+  private readonly deferredRemoved: DeferredCounts;
   /** For the NIC's drop.outputQueueFull counter, in another array. */
   private readonly deferredDrops: DeferredCounts | null;
 
@@ -288,7 +295,9 @@ export class OutputQueues extends ClockedModule {
   }
 
   override settleTrains(cycle: number): number {
-    const last = this.deferred.settle(cycle);
+    const decided = this.deferred.settle(cycle);
+    const removed = this.deferredRemoved.settle(cycle);
+    const last = decided > removed ? decided : removed;
     const lastDrop = this.deferredDrops === null ? Number.NEGATIVE_INFINITY : this.deferredDrops.settle(cycle);
     return last > lastDrop ? last : lastDrop;
   }
@@ -320,7 +329,7 @@ export class OutputQueues extends ClockedModule {
           if (this.metadataState[q] === WAIT_HEADER) {
             this.metadataState[q] = WAIT_EOP;
             metaTl[q]!.readHead(h);
-            this.deferred.add(h, q * K + OQ_PKT_REMOVED, 1, q * K + OQ_BYTES_REMOVED, p.length);
+            this.deferredRemoved.add(h, q * K + OQ_PKT_REMOVED, 1, q * K + OQ_BYTES_REMOVED, p.length);
           } else if (beat === p.beats - 1) {
             this.metadataState[q] = WAIT_HEADER;
           }
@@ -396,6 +405,7 @@ export class OutputQueues extends ClockedModule {
       metaTl[q]!.forgetBefore(settled);
     }
     this.deferred.settleSome(settled);
+    this.deferredRemoved.settleSome(settled);
     this.deferredDrops?.settleSome(settled);
     if (waitUntil < IDLE) this.wakeAt(waitUntil);
   }
