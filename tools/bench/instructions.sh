@@ -2,8 +2,9 @@
 # Instructions one frame costs in the model, counted by valgrind (repeatable to about 0.5%,
 # unlike wall-clock rates on a shared VM): the difference between runs of 20k and 60k
 # frames of tools/bench/frame-cost.ts, over 40k. Needs valgrind (not needed by the tests).
-# usage: tools/bench/instructions.sh [reference|fatriot|reference-after-fatriot] [LENGTH=60] [sinks|tap-like]
-# (tap-like: ports shaped like the TAP path's, tools/bench/model.ts BenchPorts)
+# usage: tools/bench/instructions.sh [reference|fatriot|reference-after-fatriot] [LENGTH=60] [sinks|tap-like|tap-bursts]
+# (tap-like: ports shaped like the TAP path's; tap-bursts: also driven as at full load on TAPs;
+# tools/bench/model.ts BenchPorts)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 kind=${1:-reference}

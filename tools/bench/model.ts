@@ -9,6 +9,7 @@ import type { Port } from '../../src/dataplane/port.ts';
 import { buildUdpFrame } from '../../src/pipeline/wire/build.ts';
 import type { NicShell } from '../../src/pipeline/nic/nic-shell.ts';
 import { LineRateOffer } from '../experiments/nic-measure.ts';
+import { WireTiming } from '../../src/pipeline/modules/ethernet-wire.ts';
 
 export type NicFactory = () => NicShell;
 
@@ -19,6 +20,8 @@ export interface ThroughputResult {
   gbps: number;
   modelCycles: number;
   mcyclesPerSecond: number;
+  /** Cycles the simulator evaluated (steps), of modelCycles. */
+  evaluatedCycles: number;
 }
 
 /** A UDP frame of `length` bytes (no FCS) from a client to 10.0.0.11:7 (a service address). */
@@ -40,8 +43,15 @@ export function benchFrame(length: number): Uint8Array {
  * no frame will come and the model need not check for one. `tap-like`: only nf0 and dma0
  * are attached, neither promises anything, and the host takes frames ahead of their
  * cycle, as on the TAP path (to measure what the model costs there, without the kernel).
+ * `tap-bursts`: the same ports, driven as the real-time driver drives TAPs at full load:
+ * frames handed over in bursts of TAP_BURST_FRAMES stamped with one cycle (the line
+ * rate's, so the wire spaces them at line rate), each followed by
+ * `promiseNoInputBefore` the next burst's cycle and a run to it.
  */
-export type BenchPorts = 'sinks' | 'tap-like';
+export type BenchPorts = 'sinks' | 'tap-like' | 'tap-bursts';
+
+/** Frames a TAP port reads in one wake-up at most (TapPort maxBatch), for `tap-bursts`. */
+export const TAP_BURST_FRAMES = 64;
 
 /** Offers `count` frames of `length` bytes at line rate on nf0 and counts those reaching dma0. */
 export function measureThroughput(factory: NicFactory, length: number, count: number, ports: BenchPorts = 'sinks'): ThroughputResult {
@@ -72,9 +82,12 @@ export function measureThroughput(factory: NicFactory, length: number, count: nu
     const host: Port = { name: 'dma0', attach() {}, receive() {}, transmit, close() {}, takesFramesAhead: true };
     nic.attach({ nf: [nf], dma: [host] });
   }
-  nic.sim.add(new LineRateOffer('bench_source', gen, benchFrame(length), count, nic.coreHz));
+  const frame = benchFrame(length);
+  if (ports !== 'tap-bursts') nic.sim.add(new LineRateOffer('bench_source', gen, frame, count, nic.coreHz));
   const start = nic.sim.now;
+  const steps0 = nic.sim.evaluatedCycles;
   const t0 = process.hrtime.bigint();
+  if (ports === 'tap-bursts') runTapBursts(nic, gen, frame, count);
   nic.sim.runUntilIdle();
   const wallSeconds = Number(process.hrtime.bigint() - t0) / 1e9;
   const modelCycles = nic.sim.now - start;
@@ -85,7 +98,23 @@ export function measureThroughput(factory: NicFactory, length: number, count: nu
     gbps: (bytes * 8) / wallSeconds / 1e9,
     modelCycles,
     mcyclesPerSecond: modelCycles / wallSeconds / 1e6,
+    evaluatedCycles: nic.sim.evaluatedCycles - steps0,
   };
+}
+
+/** Hands `count` frames to `gen` in TAP-sized bursts at line rate, promising and running the model after each. */
+function runTapBursts(nic: NicShell, gen: Port, frame: Uint8Array, count: number): void {
+  const sim = nic.sim;
+  const timing = new WireTiming(nic.coreHz);
+  const burstUnits = timing.frameUnits(frame.length) * TAP_BURST_FRAMES;
+  const startUnits = timing.unitsAt(sim.now);
+  for (let sent = 0, b = 1; sent < count; b++) {
+    const at = sim.now;
+    for (const end = Math.min(count, sent + TAP_BURST_FRAMES); sent < end; sent++) gen.transmit(frame, at);
+    const next = timing.cycleAt(startUnits + b * burstUnits);
+    sim.promiseNoInputBefore(next);
+    sim.runUntil(next);
+  }
 }
 
 /** Cycles from a frame's arrival on nf0 (the cycle it was handed to the wire) to its delivery at dma0. */
