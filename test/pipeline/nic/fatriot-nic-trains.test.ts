@@ -1,12 +1,12 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { createMemoryLink } from '../../../src/dataplane/memory-link.ts';
+import { createMemoryLink, type MemoryPort } from '../../../src/dataplane/memory-link.ts';
 import { FatriotNic } from '../../../src/pipeline/nic/fatriot-nic.ts';
 import { ScheduledSender } from '../../../src/host/sim/scheduled-sender.ts';
 import { Simulator, type SimulatorOptions } from '../../../src/pipeline/sim/simulator.ts';
 import { buildArpFrame, buildIcmpEchoFrame, buildUdpFrame } from '../../../src/pipeline/wire/build.ts';
 import { formatIpv4 } from '../../../src/pipeline/wire/address.ts';
-import { HeaderParser, PacketKind } from '../../../src/pipeline/wire/parse.ts';
+import { HeaderParser, PacketKind, type PacketKindCode } from '../../../src/pipeline/wire/parse.ts';
 import { counterAddress, counterIndex } from '../../../src/pipeline/regs/register-map.ts';
 import { NicConfigurator } from '../../../tools/experiments/configure.ts';
 
@@ -29,6 +29,63 @@ interface Scenario {
   intervalS: number;
 }
 
+/** A frame from outside and the cycle it is due. */
+interface Due {
+  frame: Uint8Array;
+  at: number;
+}
+
+/** The service, its backup and a UDP heartbeat to it, and, with `hostHeartbeat`, an ICMP heartbeat to the host OS. */
+async function configure(nic: FatriotNic, sc: Scenario, hostHeartbeat: boolean): Promise<void> {
+  const cfg = new NicConfigurator(nic);
+  await cfg.nicAddresses({ relayIp: RELAY.ip, relayMac: RELAY.mac, hostIp: HOST.ip, relayPortBase: 20000, relayPortCount: 64 });
+  await cfg.target({ ip: SERVICE.ip, proto: 'udp', port: SERVICE.port, svcId: 1, critical: true });
+  await cfg.service({ ip: SERVICE.ip, proto: 'udp', port: SERVICE.port, backupIp: BACKUP.ip, backupPort: BACKUP.port });
+  const intervalS = sc.intervalS;
+  await cfg.heartbeat({ svcId: 1, kind: 'udp', targetIp: SERVICE.ip, targetMac: SERVICE.mac, port: SERVICE.port, payload: new Uint8Array([1, 2, 3, 4]), intervalS, threshold: 1.5, learnSamples: 2 });
+  if (hostHeartbeat) await cfg.heartbeat({ svcId: 2, kind: 'host', targetIp: HOST.ip, targetMac: HOST.mac, intervalS, threshold: 1.5, learnSamples: 2 });
+}
+
+/** The client's requests from cycle `start` on, each tagged with its index. */
+function clientRequests(sc: Scenario, start: number): Due[] {
+  let at = start;
+  return sc.requests.map((r, i) => {
+    at += r.gap;
+    const payload = new Uint8Array(r.payload);
+    payload[0] = i & 0xff;
+    const dstIp = r.toService ? SERVICE.ip : '10.0.0.99';
+    return { frame: buildUdpFrame({ srcMac: CLIENT.mac, dstMac: SERVICE.mac, srcIp: CLIENT.ip, dstIp, srcPort: 40000 + (i % 7), dstPort: SERVICE.port, payload }), at };
+  });
+}
+
+/**
+ * What the host answers to frame `f` it got at cycle `c` (parsed into `parser`): its echo
+ * service and OS after hostDelay, until it crashes at `crashAt`.
+ */
+function hostAnswer(parser: HeaderParser, kind: PacketKindCode, f: Uint8Array, c: number, sc: Scenario, crashAt: number): Due | null {
+  if (c >= crashAt) return null;
+  if (kind === PacketKind.Ipv4Udp && parser.dstPort === SERVICE.port) {
+    const payload = f.slice(parser.payloadOffset);
+    return { frame: buildUdpFrame({ srcMac: SERVICE.mac, dstMac: CLIENT.mac, srcIp: parser.dstIp, dstIp: parser.srcIp, srcPort: parser.dstPort, dstPort: parser.srcPort, payload }), at: c + sc.hostDelay };
+  }
+  if (kind === PacketKind.Ipv4Icmp && parser.icmpType === 8) {
+    return { frame: buildIcmpEchoFrame({ type: 'reply', srcMac: HOST.mac, dstMac: RELAY.mac, srcIp: parser.dstIp, dstIp: parser.srcIp, identifier: parser.icmpId, sequence: parser.icmpSeq }), at: c + sc.hostDelay };
+  }
+  return null;
+}
+
+/** What the backup behind the wire answers to frame `f` the NIC sent at cycle `c`: ARP for its address, and relayed requests echoed. */
+function backupAnswer(parser: HeaderParser, kind: PacketKindCode, f: Uint8Array, c: number): Due | null {
+  if (kind === PacketKind.Arp && parser.arpOp === 1 && formatIpv4(parser.arpTargetIp) === BACKUP.ip) {
+    return { frame: buildArpFrame({ op: 'reply', senderMac: BACKUP.mac, senderIp: BACKUP.ip, targetMac: RELAY.mac, targetIp: RELAY.ip }), at: c + 40 };
+  }
+  if (kind === PacketKind.Ipv4Udp && formatIpv4(parser.dstIp) === BACKUP.ip) {
+    const payload = f.slice(parser.payloadOffset);
+    return { frame: buildUdpFrame({ srcMac: BACKUP.mac, dstMac: RELAY.mac, srcIp: BACKUP.ip, dstIp: RELAY.ip, srcPort: parser.dstPort, dstPort: parser.srcPort, payload }), at: c + 60 };
+  }
+  return null;
+}
+
 /**
  * A Fatriot NIC with its service, a UDP heartbeat to the service and an ICMP
  * heartbeat to the host OS, a host that echoes until it crashes, a backup behind the
@@ -43,13 +100,7 @@ async function run(options: SimulatorOptions, sc: Scenario): Promise<{ log: stri
   const log: string[] = [];
   const events: string[] = [];
   nic.subscribe((e) => events.push(JSON.stringify(e)));
-  const cfg = new NicConfigurator(nic);
-  await cfg.nicAddresses({ relayIp: RELAY.ip, relayMac: RELAY.mac, hostIp: HOST.ip, relayPortBase: 20000, relayPortCount: 64 });
-  await cfg.target({ ip: SERVICE.ip, proto: 'udp', port: SERVICE.port, svcId: 1, critical: true });
-  await cfg.service({ ip: SERVICE.ip, proto: 'udp', port: SERVICE.port, backupIp: BACKUP.ip, backupPort: BACKUP.port });
-  const intervalS = sc.intervalS;
-  await cfg.heartbeat({ svcId: 1, kind: 'udp', targetIp: SERVICE.ip, targetMac: SERVICE.mac, port: SERVICE.port, payload: new Uint8Array([1, 2, 3, 4]), intervalS, threshold: 1.5, learnSamples: 2 });
-  await cfg.heartbeat({ svcId: 2, kind: 'host', targetIp: HOST.ip, targetMac: HOST.mac, intervalS, threshold: 1.5, learnSamples: 2 });
+  await configure(nic, sc, true);
   const sim = nic.sim;
   const client = sim.add(new ScheduledSender('client', wire));
   const hostSide = sim.add(new ScheduledSender('host_os', host));
@@ -65,35 +116,17 @@ async function run(options: SimulatorOptions, sc: Scenario): Promise<{ log: stri
   };
   host.attach((f, c) => {
     log.push(`host @${c} ${describe(f)}`);
-    if (c >= crashAt) return;
-    // The host OS and its echo service answer after hostDelay.
-    const kind = parser.parse(f);
-    if (kind === PacketKind.Ipv4Udp && parser.dstPort === SERVICE.port) {
-      const payload = f.slice(parser.payloadOffset);
-      hostSide.send(buildUdpFrame({ srcMac: SERVICE.mac, dstMac: CLIENT.mac, srcIp: parser.dstIp, dstIp: parser.srcIp, srcPort: parser.dstPort, dstPort: parser.srcPort, payload }), c + sc.hostDelay);
-    } else if (kind === PacketKind.Ipv4Icmp && parser.icmpType === 8) {
-      hostSide.send(buildIcmpEchoFrame({ type: 'reply', srcMac: HOST.mac, dstMac: RELAY.mac, srcIp: parser.dstIp, dstIp: parser.srcIp, identifier: parser.icmpId, sequence: parser.icmpSeq }), c + sc.hostDelay);
-    }
+    const answer = hostAnswer(parser, parser.parse(f), f, c, sc, crashAt);
+    if (answer !== null) hostSide.send(answer.frame, answer.at);
   });
   wire.attach((f, c) => {
     log.push(`wire @${c} ${describe(f)}`);
-    const kind = parser.parse(f);
-    // The backup answers ARP for its address and echoes relayed requests.
-    if (kind === PacketKind.Arp && parser.arpOp === 1 && formatIpv4(parser.arpTargetIp) === BACKUP.ip) {
-      client.send(buildArpFrame({ op: 'reply', senderMac: BACKUP.mac, senderIp: BACKUP.ip, targetMac: RELAY.mac, targetIp: RELAY.ip }), c + 40);
-    } else if (kind === PacketKind.Ipv4Udp && formatIpv4(parser.dstIp) === BACKUP.ip) {
-      const payload = f.slice(parser.payloadOffset);
-      client.send(buildUdpFrame({ srcMac: BACKUP.mac, dstMac: RELAY.mac, srcIp: BACKUP.ip, dstIp: RELAY.ip, srcPort: parser.dstPort, dstPort: parser.srcPort, payload }), c + 60);
-    }
+    const answer = backupAnswer(parser, parser.parse(f), f, c);
+    if (answer !== null) client.send(answer.frame, answer.at);
   });
-  let at = start;
-  sc.requests.forEach((r, i) => {
-    at += r.gap;
-    const payload = new Uint8Array(r.payload);
-    payload[0] = i & 0xff;
-    const dstIp = r.toService ? SERVICE.ip : '10.0.0.99';
-    client.send(buildUdpFrame({ srcMac: CLIENT.mac, dstMac: SERVICE.mac, srcIp: CLIENT.ip, dstIp, srcPort: 40000 + (i % 7), dstPort: SERVICE.port, payload }), at);
-  });
+  const requests = clientRequests(sc, start);
+  for (const r of requests) client.send(r.frame, r.at);
+  const at = requests.length > 0 ? requests[requests.length - 1]!.at : start;
   for (const c of sc.chunks) {
     // A register read through the bus lands inside the run: it must see the counters of its own cycle.
     const read = nic.bus.read(counterAddress(counterIndex('nf0.rxPackets'))).then((v) => log.push(`bus read nf0.rxPackets = ${v} by ${sim.now}`));
@@ -162,42 +195,22 @@ async function runSlices(options: SimulatorOptions, sc: Scenario, slices: number
   const [dma, host] = createMemoryLink('dma0', 'host');
   nic.attach({ nf: [nf], dma: [dma] });
   const log: string[] = [];
-  const cfg = new NicConfigurator(nic);
-  await cfg.nicAddresses({ relayIp: RELAY.ip, relayMac: RELAY.mac, hostIp: HOST.ip, relayPortBase: 20000, relayPortCount: 64 });
-  await cfg.target({ ip: SERVICE.ip, proto: 'udp', port: SERVICE.port, svcId: 1, critical: true });
-  await cfg.service({ ip: SERVICE.ip, proto: 'udp', port: SERVICE.port, backupIp: BACKUP.ip, backupPort: BACKUP.port });
-  await cfg.heartbeat({ svcId: 1, kind: 'udp', targetIp: SERVICE.ip, targetMac: SERVICE.mac, port: SERVICE.port, payload: new Uint8Array([1, 2, 3, 4]), intervalS: sc.intervalS, threshold: 1.5, learnSamples: 2 });
+  await configure(nic, sc, false);
   const sim = nic.sim;
   const start = sim.now + 50;
   const crashAt = start + sc.crashAt;
   const parser = new HeaderParser();
   // Frames from outside not handed over yet, with the cycle they are due.
-  const pending: { port: 'wire' | 'host'; frame: Uint8Array; at: number }[] = [];
+  const pending: (Due & { port: MemoryPort })[] = clientRequests(sc, start).map((r) => ({ ...r, port: wire }));
   host.attach((f, c) => {
     log.push(`host @${c} ${f.length}B`);
-    if (c >= crashAt) return;
-    if (parser.parse(f) === PacketKind.Ipv4Udp && parser.dstPort === SERVICE.port) {
-      const payload = f.slice(parser.payloadOffset);
-      pending.push({ port: 'host', frame: buildUdpFrame({ srcMac: SERVICE.mac, dstMac: CLIENT.mac, srcIp: parser.dstIp, dstIp: parser.srcIp, srcPort: parser.dstPort, dstPort: parser.srcPort, payload }), at: c + sc.hostDelay });
-    }
+    const answer = hostAnswer(parser, parser.parse(f), f, c, sc, crashAt);
+    if (answer !== null) pending.push({ ...answer, port: host });
   });
   wire.attach((f, c) => {
     log.push(`wire @${c} ${f.length}B`);
-    const kind = parser.parse(f);
-    if (kind === PacketKind.Arp && parser.arpOp === 1 && formatIpv4(parser.arpTargetIp) === BACKUP.ip) {
-      pending.push({ port: 'wire', frame: buildArpFrame({ op: 'reply', senderMac: BACKUP.mac, senderIp: BACKUP.ip, targetMac: RELAY.mac, targetIp: RELAY.ip }), at: c + 40 });
-    } else if (kind === PacketKind.Ipv4Udp && formatIpv4(parser.dstIp) === BACKUP.ip) {
-      const payload = f.slice(parser.payloadOffset);
-      pending.push({ port: 'wire', frame: buildUdpFrame({ srcMac: BACKUP.mac, dstMac: RELAY.mac, srcIp: BACKUP.ip, dstIp: RELAY.ip, srcPort: parser.dstPort, dstPort: parser.srcPort, payload }), at: c + 60 });
-    }
-  });
-  let at = start;
-  sc.requests.forEach((r, i) => {
-    at += r.gap;
-    const payload = new Uint8Array(r.payload);
-    payload[0] = i & 0xff;
-    const dstIp = r.toService ? SERVICE.ip : '10.0.0.99';
-    pending.push({ port: 'wire', frame: buildUdpFrame({ srcMac: CLIENT.mac, dstMac: SERVICE.mac, srcIp: CLIENT.ip, dstIp, srcPort: 40000 + (i % 7), dstPort: SERVICE.port, payload }), at });
+    const answer = backupAnswer(parser, parser.parse(f), f, c);
+    if (answer !== null) pending.push({ ...answer, port: wire });
   });
   for (const cycles of slices) {
     const begin = sim.now;
@@ -206,7 +219,7 @@ async function runSlices(options: SimulatorOptions, sc: Scenario, slices: number
     pending.sort((a, b) => a.at - b.at);
     let n = 0;
     while (n < pending.length && pending[n]!.at < end) n++;
-    for (const f of pending.splice(0, n)) (f.port === 'wire' ? wire : host).transmit(f.frame, Math.max(f.at, begin));
+    for (const f of pending.splice(0, n)) f.port.transmit(f.frame, Math.max(f.at, begin));
     if (promise) sim.promiseNoInputBefore(end);
     sim.runUntil(end);
     log.push(`${sim.now}: ${Array.from(nic.regs.counters.values).join(',')}`);
