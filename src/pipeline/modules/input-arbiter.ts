@@ -249,6 +249,25 @@ export class InputArbiter extends ClockedModule {
     return a > b ? a : b;
   }
 
+  /** Writes the beats posted on every input in postedMask into its FIFO timeline. */
+  private takePosts(): void {
+    const tls = this.timelines;
+    for (let m = this.postedMask; m !== 0; m &= m - 1) {
+      const i = 31 - Math.clz32(m & -m);
+      const ch = this.ins[i]!;
+      while (ch.postCount > 0) {
+        const p = ch.peekPacket();
+        const beat = ch.peekBeat();
+        const h = ch.peekCycle();
+        tls[i]!.write(h, p, beat);
+        if (beat === p.beats - 1) this.deferredIn.add(h, REG_PKT_IN, 1);
+        ch.shiftPost();
+      }
+    }
+    this.touchedMask |= this.postedMask;
+    this.postedMask = 0;
+  }
+
   /** Per input: the horizon emptyQueueHorizon gave it in the present decision (inputs in its unknownMask). */
   private unknownCycle = new Float64Array(32);
 
@@ -279,23 +298,12 @@ export class InputArbiter extends ClockedModule {
   protected override pump(): void {
     const n = this.ins.length;
     const tls = this.timelines;
-    for (let m = this.postedMask; m !== 0; m &= m - 1) {
-      const i = 31 - Math.clz32(m & -m);
-      const ch = this.ins[i]!;
-      while (ch.postCount > 0) {
-        const p = ch.peekPacket();
-        const beat = ch.peekBeat();
-        const h = ch.peekCycle();
-        tls[i]!.write(h, p, beat);
-        if (beat === p.beats - 1) this.deferredIn.add(h, REG_PKT_IN, 1);
-        ch.shiftPost();
-      }
-    }
-    this.touchedMask |= this.postedMask;
-    this.postedMask = 0;
     const out = this.out;
     let wake = IDLE;
     for (;;) {
+      // Posted beats into the FIFO timelines, also those posted while this pump runs (the
+      // lookup answering acceptCycle pumps the stages after it, which may let a producer post).
+      if (this.postedMask !== 0) this.takePosts();
       let q = this.curQueue;
       let tl = tls[q]!;
       let offer: number;

@@ -98,7 +98,8 @@ export class NicOutputPortLookup extends ClockedModule {
   }
 
   override trainPosted(): void {
-    this.runPump();
+    // Beats posted and already taken by a pump that trainAccept ran: nothing new.
+    if (this.in.postCount > 0) this.runPump();
   }
 
   override trainAcceptable(): void {
@@ -106,7 +107,18 @@ export class NicOutputPortLookup extends ClockedModule {
   }
 
   override trainAccept(_ch: AxisChannel, index: number, offerCycle: number): number {
-    return this.timeline!.writeCycle(index, offerCycle);
+    const tl = this.timeline!;
+    let h = tl.writeCycle(index, offerCycle);
+    if (h < 0 && this.in.postCount > 0) {
+      // tready falls at three words, so beat k waits on the read of beat k - 6, which the
+      // output queues (always ready in WR_PKT) take as soon as it is on dout: take the beats
+      // posted so far and post them on now, rather than have the arbiter stop and come back
+      // three beats at a time (16 pumps of every stage a 1514-byte frame; -5% instructions).
+      // The arbiter takes beats posted meanwhile before its next decision.
+      this.runPump();
+      h = tl.writeCycle(index, offerCycle);
+    }
+    return h;
   }
 
   override trainHorizon(): number {
