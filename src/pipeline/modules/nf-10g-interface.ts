@@ -86,9 +86,8 @@ export class Nf10gRx extends ClockedModule {
    * nothing is promised: one may be attached later (after configuration runs, say).
    */
   attachPort(port: Port): void {
-    const promised = this.sim === null ? Number.NEGATIVE_INFINITY : this.sim.noInputBefore;
     const q = quietUntilOf(port);
-    this.out.idleFrom = q > promised ? q : promised;
+    this.out.idleFrom = this.sim === null ? q : this.sim.idleFromWithPromise(q);
   }
 
   /** A frame from the link, whose sender started it no earlier than `cycle`. */
@@ -254,7 +253,6 @@ export class Nf10gRx extends ClockedModule {
 
   protected override pump(): void {
     const settled = this.sim!.settledCycle();
-    const counters = this.counters;
     const idx = this.idx;
     const out = this.out;
     // Frames are decided and posted in turn: once every beat before a frame is posted,

@@ -96,8 +96,7 @@ export class NfRiffaDma extends ClockedModule {
       if (q < from) from = q;
       if (p !== null && p !== undefined && p.takesFramesAhead !== true) ahead = false;
     }
-    const promised = this.sim === null ? Number.NEGATIVE_INFINITY : this.sim.noInputBefore;
-    this.out.idleFrom = from > promised ? from : promised;
+    this.out.idleFrom = this.sim === null ? from : this.sim.idleFromWithPromise(from);
     this.deliverAhead = ahead;
   }
 
