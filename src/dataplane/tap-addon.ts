@@ -5,7 +5,7 @@
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
-import type { TapBackend, TapBurstHandler, TapWatch } from './tap-backend.ts';
+import type { TapBackend, TapBurstHandler, TapWatch, TapWriter } from './tap-backend.ts';
 
 interface AddonExports {
   tapOpen(name: string): number;
@@ -23,6 +23,18 @@ interface AddonExports {
   ): object;
   tapUnwatch(watch: object): void;
   tapRef(watch: object, on: boolean): void;
+  tapWriterStart(
+    fd: number,
+    slots: Uint8Array,
+    slotBytes: number,
+    lengths: Int32Array,
+    results: Int32Array,
+    batchFrames: number,
+    batchCount: number,
+  ): object;
+  tapWriterSubmit(writer: object, count: number): void;
+  tapWriterCompleted(writer: object, until: number): number;
+  tapWriterStop(writer: object): void;
 }
 
 export const TAP_ADDON_PATH = fileURLToPath(
@@ -48,6 +60,14 @@ export function addonTapBackend(): TapBackend | null {
     read: (fd, buffer) => addon.tapRead(fd, buffer),
     close: (fd) => {
       addon.tapClose(fd);
+    },
+    startWriter(fd, slots, slotBytes, lengths, results, batchFrames, batchCount): TapWriter {
+      const handle = addon.tapWriterStart(fd, slots, slotBytes, lengths, results, batchFrames, batchCount);
+      return {
+        submit: (count) => addon.tapWriterSubmit(handle, count),
+        completed: (until) => addon.tapWriterCompleted(handle, until),
+        stop: () => addon.tapWriterStop(handle),
+      };
     },
     watch(fd, slots, slotBytes, lengths, maxBatch, onBurst): TapWatch {
       const handle = addon.tapWatch(fd, slots, slotBytes, lengths, maxBatch, onBurst);

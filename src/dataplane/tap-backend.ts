@@ -25,6 +25,21 @@ export interface TapWatch {
   ref(on: boolean): void;
 }
 
+/**
+ * Frames written by a thread of their own (addon only): batch b of the arrays given to
+ * `startWriter` holds frames b * batchFrames ..; jobs are written in the order submitted,
+ * job j using batch j % batchCount, and a batch may be refilled only once the job that used
+ * it last has completed.
+ */
+export interface TapWriter {
+  /** Queues the next job: frames 0..count-1 of batch (jobs submitted so far) % batchCount. */
+  submit(count: number): void;
+  /** Jobs completed since the start, after waiting until at least `until` have (0: no wait). */
+  completed(until: number): number;
+  /** Writes every submitted job, then ends the thread. Idempotent. */
+  stop(): void;
+}
+
 export interface TapBackend {
   readonly kind: TapBackendKind;
   /** Opens /dev/net/tun and attaches it to TAP `name` (IFF_TAP | IFF_NO_PI), non-blocking. */
@@ -49,6 +64,19 @@ export interface TapBackend {
     onBurst: TapBurstHandler,
   ): TapWatch;
   close(fd: number): void;
+  /**
+   * Starts a writer thread for `fd` over the batches in `slots`, `lengths` and `results`
+   * (see TapWriter). Absent where the backend has none (koffi).
+   */
+  startWriter?(
+    fd: number,
+    slots: Uint8Array,
+    slotBytes: number,
+    lengths: Int32Array,
+    results: Int32Array,
+    batchFrames: number,
+    batchCount: number,
+  ): TapWriter;
 }
 
 export const EAGAIN = 11;

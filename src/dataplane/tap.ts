@@ -20,6 +20,15 @@
  * with the model, woke the receiving namespace's reader for nearly every frame and cost
  * a third of the TAP path's rate (tools/bench/tap.ts). `flush()` writes the queue now.
  *
+ * With the addon, a queue of `writerMinFrames` frames or more (a busy port) is handed to a
+ * writer thread instead (TapWriter), `WRITER_BATCHES` queues deep, as a driver posts a
+ * burst to a DMA ring and goes on: a write() to a TAP runs the receiving namespace's
+ * stack in the writer's context, and on the dev VM that was half of what the TAP path
+ * cost the thread running the NIC model. Smaller queues, while the writer has nothing
+ * pending, are written at once in this thread (no thread wake-up on a ping's path). Jobs
+ * and direct writes keep the order of `transmit`; tx counters count a frame handed to the
+ * writer once the port learns it was written (at its next write, `flush()` or `close()`).
+ *
  * The TAP is not persistent: closing the port deletes the interface. Moving its
  * kernel end into a namespace and configuring it is the caller's business
  * (see tap-netns.ts).
@@ -32,6 +41,7 @@ import {
   type TapBackend,
   type TapBackendKind,
   type TapWatch,
+  type TapWriter,
 } from './tap-backend.ts';
 
 /** Source of model time for receive stamps; the real-time driver supplies one. */
@@ -52,7 +62,15 @@ export interface TapPortOptions {
   maxFrameBytes?: number;
   /** Frames queued for writing before the queue is written at once. Default 64. */
   txBatch?: number;
+  /**
+   * Queues of at least this many frames go to the writer thread where the backend has one
+   * (the addon); `Infinity` writes every queue in this thread. Default 8.
+   */
+  writerMinFrames?: number;
 }
+
+/** Send queues the writer thread may hold at once before `transmit` waits for it. */
+export const WRITER_BATCHES = 4;
 
 const ZERO_CLOCK: CycleClock = { nowCycle: () => 0 };
 
@@ -62,6 +80,7 @@ export class TapPort implements Port {
   readonly maxBatch: number;
   readonly maxFrameBytes: number;
   readonly txBatch: number;
+  readonly writerMinFrames: number;
 
   /** Frames read from the kernel end and handed to the receiver. */
   rxFrames = 0;
@@ -101,16 +120,34 @@ export class TapPort implements Port {
   private readonly watch: TapWatch;
   private receiver: FrameReceiver | null = null;
   private closed = false;
-  /** Send queue: frame i in txSlots[i * slotBytes, i * slotBytes + txLengths[i]). */
+  /**
+   * Send queues (one, or WRITER_BATCHES with a writer): frame i of queue b in
+   * txSlots[(b * txBatch + i) * slotBytes, ...) with length txLengths[b * txBatch + i].
+   */
   private readonly txSlots: Uint8Array;
   private readonly txLengths: Int32Array;
   private readonly txResults: Int32Array;
+  /** Per queue, views from its first slot (for a write in this thread), made once. */
+  private readonly txQueueSlots: Uint8Array[] = [];
+  private readonly txQueueLengths: Int32Array[] = [];
+  private readonly txQueueResults: Int32Array[] = [];
+  /** Frames in the queue being filled, and that queue's index. */
   private txCount = 0;
+  private txQueue = 0;
+  private readonly writer: TapWriter | null = null;
+  /** Whether busy send queues go to a writer thread (the addon's; see the file comment). */
+  get hasWriterThread(): boolean {
+    return this.writer !== null;
+  }
+  /** Jobs handed to the writer, and those whose results are counted; frames in each queue's last job. */
+  private jobsSubmitted = 0;
+  private jobsCounted = 0;
+  private readonly jobFrames = new Int32Array(WRITER_BATCHES);
   private txFlushQueued = false;
   /** Made once, so queueing a flush allocates nothing. */
   private readonly flushTask = (): void => {
     this.txFlushQueued = false;
-    this.flush();
+    this.writeQueue();
   };
 
   constructor(options: TapPortOptions) {
@@ -134,15 +171,35 @@ export class TapPort implements Port {
     this.lengths = new Int32Array(this.maxBatch);
     this.slotViews = new Array<Uint8Array>(this.maxBatch);
     this.slotViewLengths = new Int32Array(this.maxBatch);
-    this.txSlots = new Uint8Array(this.slotBytes * this.txBatch);
-    this.txLengths = new Int32Array(this.txBatch);
-    this.txResults = new Int32Array(this.txBatch);
+    this.writerMinFrames = options.writerMinFrames ?? 8;
+    if (!(this.writerMinFrames >= 1)) throw new RangeError('writerMinFrames must be >= 1');
+    const useWriter = this.backend.startWriter !== undefined && this.writerMinFrames <= this.txBatch;
+    const queues = useWriter ? WRITER_BATCHES : 1;
+    this.txSlots = new Uint8Array(this.slotBytes * this.txBatch * queues);
+    this.txLengths = new Int32Array(this.txBatch * queues);
+    this.txResults = new Int32Array(this.txBatch * queues);
+    for (let b = 0; b < queues; b++) {
+      this.txQueueSlots.push(this.txSlots.subarray(b * this.txBatch * this.slotBytes));
+      this.txQueueLengths.push(this.txLengths.subarray(b * this.txBatch));
+      this.txQueueResults.push(this.txResults.subarray(b * this.txBatch));
+    }
     for (let i = 0; i < this.maxBatch; i++) {
       this.slotViews[i] = this.slots.subarray(i * this.slotBytes, i * this.slotBytes);
     }
 
     this.fd = this.backend.open(this.name);
     try {
+      if (useWriter) {
+        this.writer = this.backend.startWriter!(
+          this.fd,
+          this.txSlots,
+          this.slotBytes,
+          this.txLengths,
+          this.txResults,
+          this.txBatch,
+          WRITER_BATCHES,
+        );
+      }
       this.watch = this.backend.watch(
         this.fd,
         this.slots,
@@ -152,6 +209,7 @@ export class TapPort implements Port {
         this.onBurst,
       );
     } catch (error) {
+      this.writer?.stop();
       this.backend.close(this.fd);
       throw error;
     }
@@ -197,24 +255,61 @@ export class TapPort implements Port {
       this.count(this.backend.write(this.fd, frame), frame.length);
       return;
     }
-    const i = this.txCount++;
+    const i = this.txQueue * this.txBatch + this.txCount++;
     this.txSlots.set(frame, i * this.slotBytes);
     this.txLengths[i] = frame.length;
     if (this.txCount === this.txBatch) {
-      this.flush();
+      this.writeQueue();
     } else if (!this.txFlushQueued) {
       this.txFlushQueued = true;
       queueMicrotask(this.flushTask);
     }
   }
 
-  /** Writes the frames queued by `transmit` now, in order (close does too). */
+  /**
+   * Writes the frames queued by `transmit` now, in order (close does too), and waits for
+   * the writer thread to write what it was handed, so that the tx counters are final.
+   */
   flush(): void {
+    this.writeQueue();
+    if (this.jobsCounted < this.jobsSubmitted) this.countJobs(this.jobsSubmitted);
+  }
+
+  /** Hands the queue to the writer (a busy port) or writes it in this thread. */
+  private writeQueue(): void {
     const n = this.txCount;
     if (n === 0) return;
     this.txCount = 0;
-    this.backend.writeBatch(this.fd, this.txSlots, this.slotBytes, this.txLengths, n, this.txResults);
-    for (let i = 0; i < n; i++) this.count(this.txResults[i]!, this.txLengths[i]!);
+    const b = this.txQueue;
+    const writer = this.writer;
+    if (writer !== null) {
+      if (this.jobsCounted < this.jobsSubmitted) this.countJobs(0);
+      // Behind a job not yet written, a direct write would overtake it.
+      if (n >= this.writerMinFrames || this.jobsCounted < this.jobsSubmitted) {
+        this.jobFrames[b] = n;
+        writer.submit(n);
+        this.jobsSubmitted++;
+        this.txQueue = this.jobsSubmitted % WRITER_BATCHES;
+        // The next queue is free once the job that used it last is written.
+        if (this.jobsSubmitted - this.jobsCounted >= WRITER_BATCHES) this.countJobs(this.jobsSubmitted - WRITER_BATCHES + 1);
+        return;
+      }
+    }
+    this.backend.writeBatch(this.fd, this.txQueueSlots[b]!, this.slotBytes, this.txQueueLengths[b]!, n, this.txQueueResults[b]!);
+    const first = b * this.txBatch;
+    for (let i = first; i < first + n; i++) this.count(this.txResults[i]!, this.txLengths[i]!);
+  }
+
+  /** Counts the results of the jobs the writer completed, waiting until at least `until` have (0: no wait). */
+  private countJobs(until: number): void {
+    const done = this.writer!.completed(until);
+    for (let j = this.jobsCounted; j < done; j++) {
+      const b = j % WRITER_BATCHES;
+      const first = b * this.txBatch;
+      const end = first + this.jobFrames[b]!;
+      for (let i = first; i < end; i++) this.count(this.txResults[i]!, this.txLengths[i]!);
+    }
+    this.jobsCounted = done;
   }
 
   /** Counts the result of writing one frame of `length` bytes (bytes written or -errno). */
@@ -247,6 +342,7 @@ export class TapPort implements Port {
     if (this.closed) return;
     this.flush();
     this.closed = true;
+    this.writer?.stop();
     this.watch.stop();
     this.backend.close(this.fd);
   }

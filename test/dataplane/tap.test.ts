@@ -3,7 +3,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { addonTapBackend } from '../../src/dataplane/tap-addon.ts';
 import { EIO, loadTapBackend, type TapBackend, type TapBackendKind } from '../../src/dataplane/tap-backend.ts';
 import { moveTapToNetns } from '../../src/dataplane/tap-netns.ts';
-import { TapPort } from '../../src/dataplane/tap.ts';
+import { TapPort, WRITER_BATCHES } from '../../src/dataplane/tap.ts';
 import { addNetns, delNetns, linkCounters, linkNames, netnsSkipReason, uniquePrefix } from '../helpers/netns.ts';
 
 const skipReason = netnsSkipReason(['ping']);
@@ -86,6 +86,120 @@ describe.skipIf(addonTapBackend() === null)('TAP addon arguments', () => {
     addon.writeBatch(-1, slots, 64, new Int32Array([60]), 1, results);
     expect(results[0]).toBe(-9); // EBADF
   });
+
+  it('starts a writer thread only over arrays that hold its batches, and reports its write errors per frame', () => {
+    const addon = addonTapBackend()!;
+    const slots = new Uint8Array(4 * 64);
+    const lengths = new Int32Array(4);
+    const results = new Int32Array(4);
+    expect(() => addon.startWriter!(-1, slots, 64, lengths, results, 2, 3)).toThrow(RangeError);
+    expect(() => addon.startWriter!(-1, slots, 64, new Float64Array(4) as unknown as Int32Array, results, 2, 2)).toThrow(TypeError);
+    const writer = addon.startWriter!(-1, slots, 64, lengths, results, 2, 2);
+    lengths.set([60, 60, 60, 60]);
+    writer.submit(2);
+    writer.submit(1);
+    expect(writer.completed(2)).toBe(2);
+    expect([...results.subarray(0, 3)]).toEqual([-9, -9, -9]); // EBADF, in each frame's slot
+    writer.submit(2);
+    writer.stop();
+    expect(writer.completed(0)).toBe(3);
+    expect([...results.subarray(0, 2)]).toEqual([-9, -9]);
+    expect(() => writer.submit(1)).toThrow(RangeError); // stopped
+    writer.stop();
+  });
+});
+
+describe('TapPort send queues with a writer thread (a backend that records, no TAP)', () => {
+  /** A backend with a writer whose jobs complete only when the test says. */
+  function fakeBackend() {
+    const events: string[] = [];
+    let completed = 0;
+    let submitted = 0;
+    const waits: number[] = [];
+    let arrays: { slots: Uint8Array; slotBytes: number; lengths: Int32Array; results: Int32Array; batchFrames: number; batchCount: number } | null = null;
+    const tags = (slots: Uint8Array, slotBytes: number, lengths: Int32Array, first: number, count: number): string =>
+      Array.from({ length: count }, (_, i) => slots[(first + i) * slotBytes + 14]).join(',');
+    const backend: TapBackend = {
+      kind: 'addon',
+      open: () => 3,
+      close: () => {},
+      read: () => -11,
+      write: () => 0,
+      watch: () => ({ stop: () => {}, ref: () => {} }),
+      writeBatch: (_fd, slots, slotBytes, lengths, count, results) => {
+        events.push(`direct ${tags(slots, slotBytes, lengths, 0, count)}`);
+        for (let i = 0; i < count; i++) results[i] = lengths[i]!;
+      },
+      startWriter: (_fd, slots, slotBytes, lengths, results, batchFrames, batchCount) => {
+        arrays = { slots, slotBytes, lengths, results, batchFrames, batchCount };
+        return {
+          submit: (count) => {
+            const first = (submitted % batchCount) * batchFrames;
+            events.push(`job ${tags(slots, slotBytes, lengths, first, count)}`);
+            for (let i = 0; i < count; i++) results[first + i] = lengths[first + i]!;
+            submitted++;
+          },
+          completed: (until) => {
+            if (until > 0) waits.push(until);
+            // Waiting completes what is waited for (the thread would have written it).
+            if (until > completed) completed = until;
+            return completed;
+          },
+          stop: () => {
+            completed = submitted;
+            events.push('stop');
+          },
+        };
+      },
+    };
+    return { backend, events, waits, complete: () => (completed = submitted), arrays: () => arrays };
+  }
+
+  function frame(tag: number): Uint8Array {
+    const f = new Uint8Array(60);
+    f[14] = tag;
+    return f;
+  }
+
+  it('keeps transmit order across jobs and direct writes, and waits only when every queue is with the writer', async () => {
+    const fake = fakeBackend();
+    const tap = new TapPort({ name: 'fake0', backend: fake.backend, txBatch: 4, writerMinFrames: 3 });
+    expect(fake.arrays()!.batchCount).toBe(WRITER_BATCHES);
+    // Two frames, writer idle: written in this thread at the end of the task.
+    tap.transmit(frame(1), 0);
+    tap.transmit(frame(2), 0);
+    await endOfTask();
+    expect(fake.events).toEqual(['direct 1,2']);
+    expect(tap.txFrames).toBe(2);
+    // A full queue goes to the writer; the one frame after it must not overtake it, so it follows as a job.
+    for (let t = 3; t <= 7; t++) tap.transmit(frame(t), 0);
+    await endOfTask();
+    expect(fake.events.slice(1)).toEqual(['job 3,4,5,6', 'job 7']);
+    expect(tap.txFrames).toBe(2); // not known written yet
+    fake.complete();
+    tap.transmit(frame(8), 0);
+    await endOfTask();
+    expect(fake.events.slice(3)).toEqual(['direct 8']);
+    expect(tap.txFrames).toBe(8);
+    // WRITER_BATCHES jobs pending: the next queue is reused only after its last job completed.
+    for (let t = 10; t < 10 + 4 * WRITER_BATCHES; t++) tap.transmit(frame(t), 0);
+    expect(fake.waits.length).toBe(1);
+    expect(fake.events.filter((e) => e.startsWith('job')).length).toBe(2 + WRITER_BATCHES);
+    tap.flush();
+    expect(tap.txFrames).toBe(8 + 4 * WRITER_BATCHES);
+    tap.close();
+    expect(fake.events.at(-1)).toBe('stop');
+  });
+
+  it('writes every queue in this thread with writerMinFrames Infinity (no writer thread)', async () => {
+    const fake = fakeBackend();
+    const tap = new TapPort({ name: 'fake1', backend: fake.backend, txBatch: 4, writerMinFrames: Number.POSITIVE_INFINITY });
+    expect(fake.arrays()).toBeNull();
+    for (let t = 1; t <= 5; t++) tap.transmit(frame(t), 0);
+    await endOfTask();
+    expect(fake.events).toEqual(['direct 1,2,3,4', 'direct 5']);
+    tap.close();
+  });
 });
 
 describe.skipIf(skipReason !== null)('TapPort on /dev/net/tun', () => {
@@ -101,7 +215,7 @@ describe.skipIf(skipReason !== null)('TapPort on /dev/net/tun', () => {
     });
     afterAll(() => delNetns(netns));
 
-    function openInNetns(options: { maxBatch?: number; maxFrameBytes?: number; txBatch?: number; backend?: TapBackend } = {}): TapPort {
+    function openInNetns(options: { maxBatch?: number; maxFrameBytes?: number; txBatch?: number; writerMinFrames?: number; backend?: TapBackend } = {}): TapPort {
       const opened = new TapPort({ name: tapName, backend: options.backend ?? kind, clock: () => 1234, ...options });
       port = opened;
       moveTapToNetns(tapName, netns, { addresses: [`${KERNEL_IP}/24`] });
@@ -282,6 +396,33 @@ describe.skipIf(skipReason !== null)('TapPort on /dev/net/tun', () => {
       tap.transmit(taggedFrame(2, 1400), 0);
       expect(batches.map((b) => b.map((f) => [f[14], f.length]))).toEqual([[[1, 60]], [[2, 1400]]]);
       expect([tap.txFrames, tap.txBytes]).toEqual([2, 1460]);
+    });
+
+    // The writer thread is the addon's (koffi has none: its ports write every queue in this thread).
+    if (kind === 'addon') it('hands busy queues to the writer thread: every frame reaches the kernel end, counted once written', async () => {
+      const tap = openInNetns({ writerMinFrames: 4 });
+      const before = linkCounters(netns, tapName);
+      // 200 frames in one task: three full queues of 64 go to the writer, and the last 8 follow them at the end of the task.
+      for (let k = 0; k < 200; k++) tap.transmit(taggedFrame(k & 0xff), 0);
+      await endOfTask();
+      tap.flush(); // waits for the writer
+      expect([tap.txFrames, tap.txBytes]).toEqual([200, 200 * 60]);
+      expect(linkCounters(netns, tapName).rxPackets - before.rxPackets).toBe(200);
+      // A ping's single frames are written in this thread: counted at the end of the task.
+      tap.transmit(taggedFrame(1), 0);
+      await endOfTask();
+      expect(tap.txFrames).toBe(201);
+    });
+
+    if (kind === 'addon') it('counts frames the writer thread could not write by reason', () => {
+      const tap = openInNetns({ writerMinFrames: 4 });
+      spawnSync('ip', ['-n', netns, 'link', 'set', 'dev', tapName, 'down']);
+      for (let k = 0; k < 10; k++) tap.transmit(taggedFrame(k), 0);
+      tap.transmit(new Uint8Array(5), 0);
+      tap.flush();
+      expect(tap.txFrames).toBe(0);
+      expect(tap.txDroppedDown + tap.txDroppedInvalid).toBe(11);
+      expect(tap.txDroppedDown).toBeGreaterThanOrEqual(10);
     });
 
     it('close is idempotent, deletes the interface and drops later transmits', () => {

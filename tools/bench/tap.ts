@@ -26,7 +26,7 @@
  * Root only. Bounded: about 35 s with the defaults (60 s with the wire comparison). Tears everything down, also on error.
  *
  * usage: node --import tsx tools/bench/tap.ts [--backend addon|koffi] [--duration-s 2] [--compare-wire]
- *        [--forwarder fatriot|reference|wire]
+ *        [--forwarder fatriot|reference|wire] [--no-writer-thread]
  */
 import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { pathToFileURL } from 'node:url';
@@ -105,6 +105,8 @@ export interface BenchTapOptions {
   durationS?: number;
   /** Pings per RTT measurement. Default 200 (2 s at 10 ms). */
   pingCount?: number;
+  /** TapPortOptions.writerMinFrames of both TAPs (Infinity: no writer thread). Default: TapPort's. */
+  writerMinFrames?: number;
 }
 
 export interface TapBenchResult {
@@ -116,6 +118,8 @@ export interface TapBenchResult {
   veth_rtt_us_p50: number;
   /** Which TAP backend the TAP figures were measured with. */
   backend: TapBackendKind;
+  /** Whether the TAPs handed busy send queues to the addon's writer thread. */
+  writer_thread: boolean;
   /** CPU time of this process (the forwarder) per 64-byte frame forwarded, ns. */
   cpu_ns_per_frame_64B: number;
   /** What the sender offered on the TAP path in the trial that gave pps_64B, frames/s. */
@@ -280,9 +284,10 @@ export async function benchTap(options: BenchTapOptions = {}): Promise<TapBenchR
     ipn(nsA, ['link', 'set', 'va', 'up']);
     ipn(nsB, ['link', 'set', 'vb', 'up']);
 
-    const a = new TapPort({ name: tapA, backend: options.backend ?? 'auto' });
+    const writerMinFrames = options.writerMinFrames;
+    const a = new TapPort({ name: tapA, backend: options.backend ?? 'auto', writerMinFrames });
     ports.push(a);
-    const b = new TapPort({ name: tapB, backend: a.backendKind });
+    const b = new TapPort({ name: tapB, backend: a.backendKind, writerMinFrames });
     ports.push(b);
     moveTapToNetns(tapA, nsA, { addresses: ['10.77.101.1/24'] });
     moveTapToNetns(tapB, nsB, { addresses: ['10.77.101.2/24'] });
@@ -337,6 +342,7 @@ export async function benchTap(options: BenchTapOptions = {}): Promise<TapBenchR
       veth_pps_64B: Math.round(veth64.maxPps),
       veth_rtt_us_p50: Number(percentile(vethRtt, 50).toFixed(1)),
       backend: a.backendKind,
+      writer_thread: a.hasWriterThread,
       cpu_ns_per_frame_64B: frames > 0 ? Math.round(((cpu.user + cpu.system) * 1000) / frames) : Number.NaN,
       offered_pps_64B: Math.round(tap64.offeredAtMaxPps),
       pps_64B_full_load: Math.round(tap64.fullLoad.deliveredPps),
@@ -367,6 +373,7 @@ if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.a
       'duration-s': { type: 'string', default: '2' },
       'compare-wire': { type: 'boolean', default: false },
       forwarder: { type: 'string', default: 'fatriot' },
+      'no-writer-thread': { type: 'boolean', default: false },
     },
   });
   const kind = values.forwarder;
@@ -375,6 +382,7 @@ if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.a
     backend: values.backend as TapBackendKind | 'auto',
     durationS: Number(values['duration-s']),
     compareWire: values['compare-wire'],
+    ...(values['no-writer-thread'] ? { writerMinFrames: Number.POSITIVE_INFINITY } : {}),
     ...(kind === 'fatriot' ? {} : { forwarder: kind === 'wire' ? wireForwarder : nicForwarder('reference'), forwarderName: kind === 'wire' ? 'wire' : 'reference-nic' }),
   })
     .then((result) => console.log(JSON.stringify(result)))
