@@ -135,10 +135,6 @@ export class TapPort implements Port {
   private txCount = 0;
   private txQueue = 0;
   private readonly writer: TapWriter | null = null;
-  /** Whether busy send queues go to a writer thread (the addon's; see the file comment). */
-  get hasWriterThread(): boolean {
-    return this.writer !== null;
-  }
   /** Jobs handed to the writer, and those whose results are counted; frames in each queue's last job. */
   private jobsSubmitted = 0;
   private jobsCounted = 0;
@@ -213,6 +209,11 @@ export class TapPort implements Port {
       this.backend.close(this.fd);
       throw error;
     }
+  }
+
+  /** Whether busy send queues go to a writer thread (the addon's; see the file comment). */
+  get hasWriterThread(): boolean {
+    return this.writer !== null;
   }
 
   attach(receiver: FrameReceiver): void {
