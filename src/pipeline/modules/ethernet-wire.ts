@@ -1,4 +1,4 @@
-import { netfpgaSpec, wireBytesPerFrame } from '../../../hw/netfpga-spec/index.ts';
+import { netfpgaSpec } from '../../../hw/netfpga-spec/index.ts';
 
 /**
  * Exact 10GbE wire time in integer units of half a bit time (0.05 ns at 10 Gb/s),
@@ -9,6 +9,13 @@ import { netfpgaSpec, wireBytesPerFrame } from '../../../hw/netfpga-spec/index.t
 export class WireTiming {
   readonly unitsPerCycle: number;
   readonly unitsPerByte: number;
+  // The spec's byte counts as plain numbers: read once a frame through the spec's fact
+  // objects (each of its own shape), the `.value` loads went megamorphic.
+  private readonly fcsBytes = netfpgaSpec.ethernet.fcsBytes.value;
+  private readonly minFrameBytesWithFcs = netfpgaSpec.ethernet.minFrameBytesWithFcs.value;
+  private readonly preambleSfdBytes = netfpgaSpec.ethernet.preambleSfdBytes.value;
+  private readonly interFrameGapBytes = netfpgaSpec.ethernet.interFrameGapBytes.value;
+  private readonly macWordBytes = netfpgaSpec.ethernet.macWordBytes.value;
 
   constructor(coreHz: number, lineRateBps: number = netfpgaSpec.ethernet.lineRateBps.value) {
     const unitsPerSecond = 2 * lineRateBps;
@@ -19,20 +26,20 @@ export class WireTiming {
 
   /** Wire occupancy of a frame (no FCS in `frameLenNoFcs`), in units. */
   frameUnits(frameLenNoFcs: number): number {
-    return wireBytesPerFrame(frameLenNoFcs) * this.unitsPerByte;
+    // wireBytesPerFrame (hw/netfpga-spec) with the byte counts read once.
+    const dataBytes = Math.max(frameLenNoFcs + this.fcsBytes, this.minFrameBytesWithFcs);
+    return (dataBytes + this.preambleSfdBytes + this.interFrameGapBytes) * this.unitsPerByte;
   }
 
   /** Units from the start of a frame to the end of its FCS (when the MAC has the last word). */
   lastWordUnits(frameLenNoFcs: number): number {
-    const e = netfpgaSpec.ethernet;
-    const dataBytes = Math.max(frameLenNoFcs + e.fcsBytes.value, e.minFrameBytesWithFcs.value);
-    return (e.preambleSfdBytes.value + dataBytes) * this.unitsPerByte;
+    const dataBytes = Math.max(frameLenNoFcs + this.fcsBytes, this.minFrameBytesWithFcs);
+    return (this.preambleSfdBytes + dataBytes) * this.unitsPerByte;
   }
 
   /** Units from the start of a frame to its first data word (after preamble and the first 8 bytes). */
   firstWordUnits(): number {
-    const e = netfpgaSpec.ethernet;
-    return (e.preambleSfdBytes.value + e.macWordBytes.value) * this.unitsPerByte;
+    return (this.preambleSfdBytes + this.macWordBytes) * this.unitsPerByte;
   }
 
   /** The first cycle at or after a time in units. */

@@ -19,6 +19,10 @@ const MAX_FRAME_NO_FCS = eth.maxFrameBytesWithFcs.value - eth.fcsBytes.value;
 /** Shortest thing that can be an Ethernet frame (dst, src, ethertype). */
 const ETHERNET_HEADER_BYTES = 14;
 const FIRST_BEAT_AFTER_LAST_WORD = netfpgaSpec.latency.rxLastMacWordToCoreFirstBeatCycles.value;
+// Read once: `.value` of the spec's fact objects (each of its own shape) is a megamorphic load per beat.
+const RX_CYCLES_PER_BEAT = rxSpec.cyclesPerBeat.value;
+const TX_CYCLES_PER_BEAT = txSpec.cyclesPerBeat.value;
+const TX_LAST_BEAT_TO_MAC_CYCLES = txSpec.converterLatencyCycles.value + txSpec.asyncFifoCrossingLatencyCycles.value;
 
 /**
  * Where a 10G interface counts, as indices into the NIC's counter memory (laid out
@@ -176,7 +180,7 @@ export class Nf10gRx extends ClockedModule {
 
   /** Cycle at which beat k of a frame whose first beat is ready at firstBeatCycle is packed. */
   private beatAvailable(p: Packet, k: number): number {
-    const per = rxSpec.cyclesPerBeat.value;
+    const per = RX_CYCLES_PER_BEAT;
     if (k < p.beats - 1) return this.firstBeatCycle + per * k;
     const wordsInLast = Math.ceil((p.length - 32 * k) / MAC_WORD_BYTES);
     return this.firstBeatCycle + per * (k - 1) + wordsInLast;
@@ -364,9 +368,9 @@ export class Nf10gTx extends ClockedModule {
         this.converter.pop();
         if (this.trains) this.drainCycles[this.drained++ % this.drainCycles.length] = cycle;
         this.txQueueWords += words;
-        this.nextDrainCycle = cycle + txSpec.cyclesPerBeat.value;
+        this.nextDrainCycle = cycle + TX_CYCLES_PER_BEAT;
         if (k === p.beats - 1) {
-          this.ready.push(p, cycle + txSpec.converterLatencyCycles.value + txSpec.asyncFifoCrossingLatencyCycles.value);
+          this.ready.push(p, cycle + TX_LAST_BEAT_TO_MAC_CYCLES);
         }
       }
     }

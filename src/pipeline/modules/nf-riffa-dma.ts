@@ -36,6 +36,9 @@ const MIN_HOST_FRAME = 14;
 const PAD_HOST_FRAME = netfpgaSpec.ethernet.minFrameBytesWithFcs.value - netfpgaSpec.ethernet.fcsBytes.value;
 /** Longest: what a MAC without jumbo frames sends (1518 with FCS, hw/netfpga-spec `ethernet`). */
 const MAX_HOST_FRAME = netfpgaSpec.ethernet.maxFrameBytesWithFcs.value - netfpgaSpec.ethernet.fcsBytes.value;
+// Read once: `.value` of the spec's fact objects (each of its own shape) is a megamorphic load per frame.
+const CORE_TO_HOST_LATENCY_CYCLES = dma.coreToHostLatencyCycles.value;
+const HOST_TO_CORE_LATENCY_CYCLES = dma.hostToCoreLatencyCycles.value;
 
 /**
  * The host side of the reference NIC (nf_riffa_dma over PCIe): four virtual ports
@@ -130,7 +133,7 @@ export class NfRiffaDma extends ClockedModule {
     p.dstPort = 0;
     const arrival = Math.max(cycle * this.pcieUnitsPerCycle, this.pcieFreeUnits);
     this.pcieFreeUnits = arrival + padded * this.pcieUnitsPerByte;
-    const ready = Math.ceil(this.pcieFreeUnits / this.pcieUnitsPerCycle) + dma.hostToCoreLatencyCycles.value;
+    const ready = Math.ceil(this.pcieFreeUnits / this.pcieUnitsPerCycle) + HOST_TO_CORE_LATENCY_CYCLES;
     p.ingressCycle = ready;
     this.counters[this.idx.rxPackets[index]!]!++;
     this.counters[this.idx.rxBytes[index]!]! += len;
@@ -166,7 +169,7 @@ export class NfRiffaDma extends ClockedModule {
 
     const inCh = this.in;
     if (inCh.valid && inCh.ready && inCh.beat === inCh.packet!.beats - 1) {
-      this.toHost.push(inCh.packet!, cycle + dma.coreToHostLatencyCycles.value);
+      this.toHost.push(inCh.packet!, cycle + CORE_TO_HOST_LATENCY_CYCLES);
     }
     while (this.toHost.length > 0 && this.toHost.peekTime() <= cycle) this.deliver(this.toHost.shift(), cycle + 1);
   }
@@ -219,7 +222,7 @@ export class NfRiffaDma extends ClockedModule {
 
   override startTrains(): void {
     // A host frame handed over at cycle c >= now is ready no earlier than this after c.
-    this.out.idleLookaheadCycles = Math.ceil((PAD_HOST_FRAME * this.pcieUnitsPerByte) / this.pcieUnitsPerCycle) + dma.hostToCoreLatencyCycles.value;
+    this.out.idleLookaheadCycles = Math.ceil((PAD_HOST_FRAME * this.pcieUnitsPerByte) / this.pcieUnitsPerCycle) + HOST_TO_CORE_LATENCY_CYCLES;
     this.sim!.declareOutsideInput(this.out);
   }
 
@@ -247,7 +250,7 @@ export class NfRiffaDma extends ClockedModule {
       const now = Math.max(this.sim!.now, this.out.idleFrom);
       if (now === Number.POSITIVE_INFINITY) return now;
       const arrival = Math.max(now * this.pcieUnitsPerCycle, this.pcieFreeUnits);
-      h = Math.ceil((arrival + PAD_HOST_FRAME * this.pcieUnitsPerByte) / this.pcieUnitsPerCycle) + dma.hostToCoreLatencyCycles.value;
+      h = Math.ceil((arrival + PAD_HOST_FRAME * this.pcieUnitsPerByte) / this.pcieUnitsPerCycle) + HOST_TO_CORE_LATENCY_CYCLES;
     }
     if (h <= this.out.lastPostedCycle) h = this.out.lastPostedCycle + 1;
     if (h > this.promisedHorizon) this.promisedHorizon = h;
@@ -280,9 +283,9 @@ export class NfRiffaDma extends ClockedModule {
       const p = inCh.peekPacket();
       if (inCh.peekBeat() === p.beats - 1 && this.deliverAhead) {
         // Delivered in the evaluation of cycle t = last beat + latency, stamped t + 1: hand it over now.
-        this.deliver(p, inCh.peekCycle() + dma.coreToHostLatencyCycles.value + 1, true);
+        this.deliver(p, inCh.peekCycle() + CORE_TO_HOST_LATENCY_CYCLES + 1, true);
       } else if (inCh.peekBeat() === p.beats - 1) {
-        this.toHost.push(p, inCh.peekCycle() + dma.coreToHostLatencyCycles.value);
+        this.toHost.push(p, inCh.peekCycle() + CORE_TO_HOST_LATENCY_CYCLES);
         if (first) {
           this.wakeAt(this.toHost.peekTime());
           first = false;
