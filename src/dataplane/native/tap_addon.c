@@ -8,12 +8,14 @@
  * Why an addon: a koffi async poll() costs one thread-pool round trip per wake-up
  * (measured ~80 us on the dev box), while uv_poll_t wakes on the loop's epoll directly.
  */
+#define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/if.h>
 #include <linux/if_tun.h>
 #include <node_api.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -371,6 +373,15 @@ typedef struct {
 
 static void *writer_main(void *arg) {
   tap_writer *w = (tap_writer *)arg;
+  /*
+   * SCHED_BATCH: waking the writer must not preempt the thread that runs the NIC model
+   * on its core (CFS wakeup preemption); the writer runs on the other core, or when the
+   * model's thread waits. Measured on the TAP bench, runs alternated: 64-byte full-load
+   * rate 148-161 kpps against 108-141 without it, forwarder CPU 4.7-5.9 us a frame against
+   * 6.1-7.4. Best effort: without it the writer still writes.
+   */
+  struct sched_param param = {0};
+  pthread_setschedparam(pthread_self(), SCHED_BATCH, &param);
   pthread_mutex_lock(&w->mu);
   for (;;) {
     while (w->completed == w->submitted && !w->stop) pthread_cond_wait(&w->job_cv, &w->mu);
