@@ -92,16 +92,20 @@ describe.skipIf(skipReason !== null)('testbed (Fig. 8 with namespaces and stand-
 
     const baselineUs = median(echo.rttUs.map(Number));
     const how = testbed.addDelay('main', 30);
+    // What is tested is that the fault is there (the RTT rises from about 1 ms by the delay),
+    // not netem's precision: one CI run measured a 29.8 ms minimum under load (the path's
+    // own time usually puts it at 30.2-32 ms).
+    const delayedAtLeastUs = 29_000;
     if (how === 'netem') {
       const delayed = ping(plan.tgen.netns, plan.main.address, { count: 5, intervalS: 0.02 });
       expect(delayed.received).toBe(5);
-      expect(Math.min(...delayed.rttUs)).toBeGreaterThanOrEqual(30_000);
+      expect(Math.min(...delayed.rttUs)).toBeGreaterThanOrEqual(delayedAtLeastUs);
     } else {
       console.warn('kernel without sch_netem: testing the echo service delay instead');
     }
     const delayedEcho = await udpProbe(testbed, 5);
     expect(delayedEcho.received).toBe(5);
-    expect(Math.min(...delayedEcho.rttUs.map(Number))).toBeGreaterThanOrEqual(30_000);
+    expect(Math.min(...delayedEcho.rttUs.map(Number))).toBeGreaterThanOrEqual(delayedAtLeastUs);
     testbed.clearDelay('main');
     const cleared = await udpProbe(testbed, 5);
     expect(median(cleared.rttUs.map(Number))).toBeLessThan(Math.max(10_000, 3 * baselineUs));
