@@ -103,11 +103,15 @@ export function beatsPerFrame(frameLenNoFcs: number): number {
   return Math.ceil(frameLenNoFcs / beatBytes);
 }
 
+// Read once: the model asks wireBytesPerFrame for every frame, and `.value` loads across
+// the spec's fact objects (each of its own shape) go megamorphic.
+const FCS_BYTES = spec.ethernet.fcsBytes.value;
+const MIN_FRAME_BYTES_WITH_FCS = spec.ethernet.minFrameBytesWithFcs.value;
+const PREAMBLE_IFG_BYTES = spec.ethernet.preambleSfdBytes.value + spec.ethernet.interFrameGapBytes.value;
+
 /** Bytes a frame occupies on the wire: max(len + FCS, 64) + preamble/SFD + inter-frame gap. */
 export function wireBytesPerFrame(frameLenNoFcs: number): number {
-  const eth = spec.ethernet;
-  const onWire = Math.max(frameLenNoFcs + eth.fcsBytes.value, eth.minFrameBytesWithFcs.value);
-  return onWire + eth.preambleSfdBytes.value + eth.interFrameGapBytes.value;
+  return Math.max(frameLenNoFcs + FCS_BYTES, MIN_FRAME_BYTES_WITH_FCS) + PREAMBLE_IFG_BYTES;
 }
 
 /** Maximum frames per second one 10G port carries (float): 14 880 952.38 for 60/64-byte frames. */

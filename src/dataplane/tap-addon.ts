@@ -23,15 +23,8 @@ interface AddonExports {
   ): object;
   tapUnwatch(watch: object): void;
   tapRef(watch: object, on: boolean): void;
-  tapWriterStart(
-    fd: number,
-    slots: Uint8Array,
-    slotBytes: number,
-    lengths: Int32Array,
-    results: Int32Array,
-    batchFrames: number,
-    batchCount: number,
-  ): object;
+  /** TapBackend.startWriter's arguments; returns the writer's handle. */
+  tapWriterStart(...args: Parameters<NonNullable<TapBackend['startWriter']>>): object;
   tapWriterSubmit(writer: object, count: number): void;
   tapWriterCompleted(writer: object, until: number): number;
   tapWriterStop(writer: object): void;

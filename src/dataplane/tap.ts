@@ -297,6 +297,11 @@ export class TapPort implements Port {
       }
     }
     this.backend.writeBatch(this.fd, this.txQueueSlots[b]!, this.slotBytes, this.txQueueLengths[b]!, n, this.txQueueResults[b]!);
+    this.countQueue(b, n);
+  }
+
+  /** Counts the write results of the first `n` frames of queue `b`. */
+  private countQueue(b: number, n: number): void {
     const first = b * this.txBatch;
     for (let i = first; i < first + n; i++) this.count(this.txResults[i]!, this.txLengths[i]!);
   }
@@ -306,9 +311,7 @@ export class TapPort implements Port {
     const done = this.writer!.completed(until);
     for (let j = this.jobsCounted; j < done; j++) {
       const b = j % WRITER_BATCHES;
-      const first = b * this.txBatch;
-      const end = first + this.jobFrames[b]!;
-      for (let i = first; i < end; i++) this.count(this.txResults[i]!, this.txLengths[i]!);
+      this.countQueue(b, this.jobFrames[b]!);
     }
     this.jobsCounted = done;
   }

@@ -479,18 +479,16 @@ static napi_value tap_writer_start(napi_env env, napi_callback_info info) {
   pthread_mutex_init(&w->mu, NULL);
   pthread_cond_init(&w->job_cv, NULL);
   pthread_cond_init(&w->done_cv, NULL);
-  napi_create_reference(env, argv[1], 1, &w->slots_ref);
-  napi_create_reference(env, argv[3], 1, &w->lengths_ref);
-  napi_create_reference(env, argv[4], 1, &w->results_ref);
   int rc = pthread_create(&w->thread, NULL, writer_main, w);
   if (rc != 0) {
-    w->joined = 1;
-    napi_delete_reference(env, w->slots_ref);
-    napi_delete_reference(env, w->lengths_ref);
-    napi_delete_reference(env, w->results_ref);
+    w->joined = 1; /* no thread, no references yet: finalizing only frees */
     on_writer_finalized(env, w, NULL);
     return throw_errno(env, "pthread_create", rc);
   }
+  /* The thread reads the arrays only for jobs submitted later: hold them until it ends. */
+  napi_create_reference(env, argv[1], 1, &w->slots_ref);
+  napi_create_reference(env, argv[3], 1, &w->lengths_ref);
+  napi_create_reference(env, argv[4], 1, &w->results_ref);
   napi_value external;
   CHECK(napi_create_external(env, w, on_writer_finalized, NULL, &external));
   return external;

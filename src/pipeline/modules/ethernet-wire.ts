@@ -1,4 +1,4 @@
-import { netfpgaSpec } from '../../../hw/netfpga-spec/index.ts';
+import { netfpgaSpec, wireBytesPerFrame } from '../../../hw/netfpga-spec/index.ts';
 
 /**
  * Exact 10GbE wire time in integer units of half a bit time (0.05 ns at 10 Gb/s),
@@ -14,7 +14,6 @@ export class WireTiming {
   private readonly fcsBytes = netfpgaSpec.ethernet.fcsBytes.value;
   private readonly minFrameBytesWithFcs = netfpgaSpec.ethernet.minFrameBytesWithFcs.value;
   private readonly preambleSfdBytes = netfpgaSpec.ethernet.preambleSfdBytes.value;
-  private readonly interFrameGapBytes = netfpgaSpec.ethernet.interFrameGapBytes.value;
   private readonly macWordBytes = netfpgaSpec.ethernet.macWordBytes.value;
 
   constructor(coreHz: number, lineRateBps: number = netfpgaSpec.ethernet.lineRateBps.value) {
@@ -26,9 +25,7 @@ export class WireTiming {
 
   /** Wire occupancy of a frame (no FCS in `frameLenNoFcs`), in units. */
   frameUnits(frameLenNoFcs: number): number {
-    // wireBytesPerFrame (hw/netfpga-spec) with the byte counts read once.
-    const dataBytes = Math.max(frameLenNoFcs + this.fcsBytes, this.minFrameBytesWithFcs);
-    return (dataBytes + this.preambleSfdBytes + this.interFrameGapBytes) * this.unitsPerByte;
+    return wireBytesPerFrame(frameLenNoFcs) * this.unitsPerByte;
   }
 
   /** Units from the start of a frame to the end of its FCS (when the MAC has the last word). */
