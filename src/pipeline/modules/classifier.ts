@@ -256,7 +256,7 @@ export class Classifier extends ClockedModule {
         const v = this.verdicts.peekTime();
         if (v > offer) offer = v;
       }
-      const h = out.acceptCycle(offer);
+      const h = out.answered(out.consumer!.trainAccept(out, out.posted, out.offerFrom(offer), out.afterLast));
       if (h < 0) break;
       const beat = tl.headBeat();
       out.post(p, beat, h);
@@ -264,9 +264,9 @@ export class Classifier extends ClockedModule {
       if (this.state === STATE_HEADER) this.verdicts.shift();
       this.state = beat === p.beats - 1 ? STATE_HEADER : STATE_IN_PACKET;
     }
-    out.flushPosts();
+    if (out.takePostsUnseen()) out.consumer!.trainPosted(out);
     tl.forgetBefore(sim.settledCycle());
-    inCh.wakeProducer();
+    if (inCh.takeProducerWaiting()) inCh.producer!.trainAcceptable(inCh);
     if (this.headers.length > 0) this.wakeAt(this.headers.peekTime());
   }
 

@@ -206,7 +206,7 @@ export class DualQueue extends ClockedModule {
       inCh.shiftPost();
     }
     while (main.read < main.written) {
-      const h = out.acceptCycle(main.headDoutCycle());
+      const h = out.answered(out.consumer!.trainAccept(out, out.posted, out.offerFrom(main.headDoutCycle()), out.afterLast));
       if (h < 0) break;
       const p = main.headPacket();
       const beat = main.headBeat();
@@ -222,11 +222,11 @@ export class DualQueue extends ClockedModule {
         }
       }
     }
-    out.flushPosts();
+    if (out.takePostsUnseen()) out.consumer!.trainPosted(out);
     const settled = this.sim!.settledCycle();
     main.forgetBefore(settled);
     sub.forgetBefore(settled);
-    inCh.wakeProducer();
+    if (inCh.takeProducerWaiting()) inCh.producer!.trainAcceptable(inCh);
   }
 
   /** Cycle `t` of the mirror port (an evaluation): copies due, the handshake, the next offer. */

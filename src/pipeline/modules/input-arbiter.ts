@@ -360,7 +360,7 @@ export class InputArbiter extends ClockedModule {
         this.decidedUntil = offer;
         tl = tls[q]!;
       }
-      const h = out.acceptCycle(offer > this.decidedUntil ? offer : this.decidedUntil);
+      const h = out.answered(out.consumer!.trainAccept(out, out.posted, out.offerFrom(offer > this.decidedUntil ? offer : this.decidedUntil), out.afterLast));
       if (h < 0) break;
       const p = tl.headPacket();
       const beat = tl.headBeat();
@@ -378,11 +378,14 @@ export class InputArbiter extends ClockedModule {
       }
       this.decidedUntil = h + 1;
     }
-    out.flushPosts();
+    if (out.takePostsUnseen()) out.consumer!.trainPosted(out);
     // Producers waiting on tready: reads may have freed room (they ask again, and may wait again).
     const waiting = this.waitingMask;
     this.waitingMask = 0;
-    for (let m = waiting; m !== 0; m &= m - 1) this.ins[31 - Math.clz32(m & -m)]!.wakeProducer();
+    for (let m = waiting; m !== 0; m &= m - 1) {
+      const ch = this.ins[31 - Math.clz32(m & -m)]!;
+      if (ch.takeProducerWaiting()) ch.producer!.trainAcceptable(ch);
+    }
     const settled = this.sim!.settledCycle();
     this.deferredIn.settleSome(settled);
     this.deferredOut.settleSome(settled);

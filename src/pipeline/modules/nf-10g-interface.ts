@@ -287,7 +287,7 @@ export class Nf10gRx extends ClockedModule {
           this.beat = 0;
         }
         const p = this.current;
-        const h = out.acceptCycle(this.beat === 0 ? this.firstBeatCycle : this.beatAvailable(p, this.beat));
+        const h = out.answered(out.consumer!.trainAccept(out, out.posted, out.offerFrom(this.beat === 0 ? this.firstBeatCycle : this.beatAvailable(p, this.beat)), out.afterLast));
         if (h < 0) break;
         out.post(p, this.beat, h);
         this.movedWords.push(Math.min(4, Math.ceil((p.length - this.beat * 32) / MAC_WORD_BYTES)), h);
@@ -296,7 +296,7 @@ export class Nf10gRx extends ClockedModule {
       if (this.current !== null || this.rxq.length > 0 || this.wire.length === 0) break;
     }
     out.producerHolding = this.current !== null || this.rxq.length > 0 || this.wire.length > 0;
-    out.flushPosts();
+    if (out.takePostsUnseen()) out.consumer!.trainPosted(out);
     this.deferred.settleSome(settled);
     if (this.wire.length > 0) this.wakeAt(this.wire.peekTime());
   }
@@ -396,7 +396,9 @@ export class Nf10gTx extends ClockedModule {
       this.txQueueWords -= Math.ceil(p.length / MAC_WORD_BYTES);
       this.pool.release(p);
     }
-    if (this.trains) inCh.wakeProducer();
+    if (this.trains) {
+      if (inCh.takeProducerWaiting()) inCh.producer!.trainAcceptable(inCh);
+    }
     else inCh.setReady(this.converter.levelBeats < this.converter.depthBeats);
   }
 

@@ -269,14 +269,14 @@ export class NfRiffaDma extends ClockedModule {
         this.beat = 0;
       }
       const p = this.current;
-      const h = out.acceptCycle(this.beat === 0 ? this.fromHost.peekTime() : out.lastPostedCycle + 1);
+      const h = out.answered(out.consumer!.trainAccept(out, out.posted, out.offerFrom(this.beat === 0 ? this.fromHost.peekTime() : out.lastPostedCycle + 1), out.afterLast));
       if (h < 0) break;
       if (this.beat === 0) this.fromHost.shift();
       out.post(p, this.beat, h);
       if (++this.beat === p.beats) this.current = null;
     }
     out.producerHolding = this.current !== null || this.fromHost.length > 0;
-    out.flushPosts();
+    if (out.takePostsUnseen()) out.consumer!.trainPosted(out);
     const inCh = this.in;
     let first = this.toHost.length === 0;
     while (inCh.postCount > 0) {

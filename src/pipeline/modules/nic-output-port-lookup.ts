@@ -141,7 +141,7 @@ export class NicOutputPortLookup extends ClockedModule {
       const p = tl.headPacket();
       // tuser is rewritten while the word sits on dout in MODULE_HEADER.
       if (this.state === MODULE_HEADER) p.dstPort = nicDestination(p.srcPort);
-      const h = out.acceptCycle(d);
+      const h = out.answered(out.consumer!.trainAccept(out, out.posted, out.offerFrom(d), out.afterLast));
       if (h < 0) break;
       const beat = tl.headBeat();
       out.post(p, beat, h);
@@ -149,9 +149,9 @@ export class NicOutputPortLookup extends ClockedModule {
       if (this.state === MODULE_HEADER) this.state = IN_PACKET;
       else if (beat === p.beats - 1) this.state = MODULE_HEADER;
     }
-    out.flushPosts();
+    if (out.takePostsUnseen()) out.consumer!.trainPosted(out);
     tl.forgetBefore(this.sim!.settledCycle());
-    inCh.wakeProducer();
+    if (inCh.takeProducerWaiting()) inCh.producer!.trainAcceptable(inCh);
   }
 
   override traceSignals(): TraceSignal[] {

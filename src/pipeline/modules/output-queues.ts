@@ -322,7 +322,7 @@ export class OutputQueues extends ClockedModule {
         const data = dataTl[q]!;
         const out = this.outs[q]!;
         while (data.read < data.written) {
-          const h = out.acceptCycle(data.headDoutCycle());
+          const h = out.answered(out.consumer!.trainAccept(out, out.posted, out.offerFrom(data.headDoutCycle()), out.afterLast));
           if (h < 0) break;
           const p = data.headPacket();
           const beat = data.headBeat();
@@ -400,7 +400,8 @@ export class OutputQueues extends ClockedModule {
     }
     for (let m = posted; m !== 0; m &= m - 1) {
       const q = 31 - Math.clz32(m & -m);
-      this.outs[q]!.flushPosts();
+      const out = this.outs[q]!;
+      if (out.takePostsUnseen()) out.consumer!.trainPosted(out);
       dataTl[q]!.forgetBefore(settled);
       metaTl[q]!.forgetBefore(settled);
     }
