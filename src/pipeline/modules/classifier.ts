@@ -210,11 +210,11 @@ export class Classifier extends ClockedModule {
         let verdict: number;
         if (this.verdicts.length > 0 && this.verdicts.peek() === p) verdict = this.verdicts.peekTime();
         else if (this.headers.length > 0 && this.headers.peek() === p) verdict = this.headers.peekTime() + verdictAfterHeader;
-        else verdict = this.in.producerHorizon() + verdictAfterHeader;
+        else verdict = this.in.producer!.trainHorizon(this.in) + verdictAfterHeader;
         if (verdict > h) h = verdict;
       }
     } else {
-      const from = this.in.producerHorizon();
+      const from = this.in.producer!.trainHorizon(this.in);
       // Through the FIFO (written, out of memory, on dout) at the earliest; a packet's first beat also waits for its verdict.
       h = from + (this.state === STATE_HEADER && verdictAfterHeader > 3 ? verdictAfterHeader : 3);
     }

@@ -177,7 +177,7 @@ export class DualQueue extends ClockedModule {
 
   override trainHorizon(ch: AxisChannel): number {
     const main = this.mainTimeline!;
-    const toHost = main.read < main.written ? main.headDoutCycle() : this.in.producerHorizon() + 3;
+    const toHost = main.read < main.written ? main.headDoutCycle() : this.in.producer!.trainHorizon(this.in) + 3;
     let h: number;
     if (ch === this.out) {
       h = toHost;

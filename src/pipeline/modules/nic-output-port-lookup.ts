@@ -123,7 +123,7 @@ export class NicOutputPortLookup extends ClockedModule {
 
   override trainHorizon(): number {
     const tl = this.timeline!;
-    let h = tl.read < tl.written ? tl.headDoutCycle() : this.in.producerHorizon() + 3;
+    let h = tl.read < tl.written ? tl.headDoutCycle() : this.in.producer!.trainHorizon(this.in) + 3;
     if (h <= this.out.lastPostedCycle) h = this.out.lastPostedCycle + 1;
     return h;
   }

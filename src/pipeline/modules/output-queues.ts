@@ -289,7 +289,7 @@ export class OutputQueues extends ClockedModule {
   override trainHorizon(ch: AxisChannel): number {
     const q = ch.producerOutputIndex;
     const tl = this.dataTimeline[q]!;
-    let h = tl.read < tl.written ? tl.headDoutCycle() : this.in.producerHorizon() + 3;
+    let h = tl.read < tl.written ? tl.headDoutCycle() : this.in.producer!.trainHorizon(this.in) + 3;
     if (h <= ch.lastPostedCycle) h = ch.lastPostedCycle + 1;
     return h;
   }

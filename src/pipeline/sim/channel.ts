@@ -120,13 +120,15 @@ export class AxisChannel {
   //   out.answered(out.consumer!.trainAccept(out, out.posted, out.offerFrom(c), out.afterLast))
   //   if (out.takePostsUnseen()) out.consumer!.trainPosted(out);
   //   if (ch.takeProducerWaiting()) ch.producer!.trainAcceptable(ch);
+  //   ch.producer!.trainHorizon(ch)
   // V8 keeps type feedback per call site, so such a site sees one or two classes of
   // neighbour, and TurboFan inlines the neighbour's handshake answer into the pump. The
   // methods below make the same calls from one site in this file, through the callbacks
   // cached at declaration; they serve code whose channels lead to modules of many classes
-  // (TrainBridge, the Fatriot dual queue's mirror port, testbenches). The reference NIC's
-  // pumps moved to their own sites: 12.35k -> 11.55k instructions a 64-byte frame, the
-  // Fatriot NIC 21.8k -> 20.0k (tools/bench/instructions.sh, with jit-tuning.ts's budget).
+  // (TrainBridge, the Fatriot dual queue's mirror port, the input arbiter asking its
+  // producers' horizons, testbenches). The pumps moved to sites of their own: reference
+  // NIC 12.35k -> 11.3k instructions a 64-byte frame, Fatriot NIC 21.8k -> 20.0k
+  // (tools/bench/instructions.sh, with jit-tuning.ts's raised budget).
 
   /**
    * Producer (trains): the cycle the next beat moves if offered from `offerCycle`
