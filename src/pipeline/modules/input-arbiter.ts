@@ -260,7 +260,7 @@ export class InputArbiter extends ClockedModule {
         const beat = ch.peekBeat();
         const h = ch.peekCycle();
         tls[i]!.write(h, p, beat);
-        if (beat === p.beats - 1) this.deferredIn.add(h, REG_PKT_IN, 1);
+        if (beat === p.beats - 1) this.deferredIn.add(h, REG_PKT_IN);
         ch.shiftPost();
       }
     }
@@ -368,7 +368,7 @@ export class InputArbiter extends ClockedModule {
       tl.readHead(h);
       this.touchedMask |= 1 << q;
       const last = beat === p.beats - 1;
-      if (last) this.deferredOut.add(h, REG_PKT_OUT, 1);
+      if (last) this.deferredOut.add(h, REG_PKT_OUT);
       // IDLE goes to WR_PKT on any beat it takes (even a last one, as the RTL does).
       if (this.state === STATE_IDLE) {
         this.state = STATE_WR_PKT;

@@ -271,12 +271,12 @@ export class Nf10gRx extends ClockedModule {
         this.lastWordCycles.shift();
         while (this.movedWords.length > 0 && this.movedWords.peekTime() < firstWord) this.bufferedWords -= this.movedWords.shift();
         if (this.bufferedWords >= this.dropThresholdWords) {
-          this.deferred.add(firstWord, idx.dropFifoFull, 1);
+          this.deferred.add(firstWord, idx.dropFifoFull);
           this.pool.release(p);
           continue;
         }
         this.bufferedWords += Math.ceil(p.length / MAC_WORD_BYTES);
-        this.deferred.add(firstWord, idx.rxPackets, 1, idx.rxBytes, p.length);
+        this.deferred.add(firstWord, idx.rxPackets, idx.rxBytes, p.length);
         this.rxq.push(p, lastWord + FIRST_BEAT_AFTER_LAST_WORD);
       }
       for (;;) {

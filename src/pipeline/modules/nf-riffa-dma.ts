@@ -185,12 +185,12 @@ export class NfRiffaDma extends ClockedModule {
       if ((p.dstPort & (1 << (2 * i + 1))) === 0) continue;
       const port = this.ports[i];
       if (port === null || port === undefined) {
-        if (ahead) this.deferred.add(cycle - 1, this.idx.dropNoPort, 1);
+        if (ahead) this.deferred.add(cycle - 1, this.idx.dropNoPort);
         else counters[this.idx.dropNoPort]!++;
         continue;
       }
       if (ahead) {
-        this.deferred.add(cycle - 1, this.idx.txPackets[i]!, 1, this.idx.txBytes[i]!, p.length);
+        this.deferred.add(cycle - 1, this.idx.txPackets[i]!, this.idx.txBytes[i]!, p.length);
       } else {
         counters[this.idx.txPackets[i]!]!++;
         counters[this.idx.txBytes[i]!]! += p.length;

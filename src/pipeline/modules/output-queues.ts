@@ -329,7 +329,7 @@ export class OutputQueues extends ClockedModule {
           if (this.metadataState[q] === WAIT_HEADER) {
             this.metadataState[q] = WAIT_EOP;
             metaTl[q]!.readHead(h);
-            this.deferredRemoved.add(h, q * K + OQ_PKT_REMOVED, 1, q * K + OQ_BYTES_REMOVED, p.length);
+            this.deferredRemoved.add(h, q * K + OQ_PKT_REMOVED, q * K + OQ_BYTES_REMOVED, p.length);
           } else if (beat === p.beats - 1) {
             this.metadataState[q] = WAIT_HEADER;
           }
@@ -367,12 +367,12 @@ export class OutputQueues extends ClockedModule {
           }
           // A queue's depth before the decision waits on reads not yet known.
           if (!known) break;
-          if (drop && this.deferredDrops !== null) this.deferredDrops.add(decision, this.dropCounter!.index, 1);
+          if (drop && this.deferredDrops !== null) this.deferredDrops.add(decision, this.dropCounter!.index);
           const base = drop ? OQ_PKT_DROPPED : OQ_PKT_STORED;
           let copies = 0;
           for (let m = oq; m !== 0; m &= m - 1) {
             const q = 31 - Math.clz32(m & -m);
-            this.deferred.add(decision, q * K + base, 1, q * K + base + 1, p.length);
+            this.deferred.add(decision, q * K + base, q * K + base + 1, p.length);
             copies++;
           }
           if (!drop && copies > 1) p.refs += copies - 1;
