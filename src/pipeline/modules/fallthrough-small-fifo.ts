@@ -1,4 +1,5 @@
 import { BeatFifo } from '../sim/fifo.ts';
+import type { PostFeed } from '../sim/channel.ts';
 import type { Packet } from '../sim/packet.ts';
 
 /**
@@ -186,7 +187,7 @@ export class FallthroughSmallFifo {
  * without clocking it. test/property/fallthrough-fifo.test.ts checks it against the
  * register model on random traffic.
  */
-export class FallthroughFifoTimeline {
+export class FallthroughFifoTimeline implements PostFeed {
   readonly name: string;
   readonly maxDepth: number;
   readonly progFullThreshold: number;

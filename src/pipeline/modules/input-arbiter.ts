@@ -1,6 +1,7 @@
-import type { AxisChannel } from '../sim/channel.ts';
+import type { AxisChannel, PostFeed } from '../sim/channel.ts';
 import { ClockedModule, IDLE, type TraceSignal } from '../sim/module.ts';
 import { DeferredCounts } from '../sim/deferred-counts.ts';
+import type { Packet } from '../sim/packet.ts';
 import { FallthroughFifoTimeline, FallthroughSmallFifo } from './fallthrough-small-fifo.ts';
 
 const STATE_IDLE = 0;
@@ -174,8 +175,7 @@ export class InputArbiter extends ClockedModule {
   private readonly deferredIn = new DeferredCounts(this.regs);
   private readonly deferredOut = new DeferredCounts(this.regs);
   private inverseN = 1;
-  /** Inputs with posts not yet taken, inputs whose producer waits on tready, timelines read or written since they last forgot. */
-  private postedMask = 0;
+  /** Inputs whose producer waits on tready, timelines read or written since they last forgot. */
   private waitingMask = 0;
   private touchedMask = 0;
 
@@ -185,6 +185,7 @@ export class InputArbiter extends ClockedModule {
 
   override startTrains(): void {
     this.timelines = this.fifos.map((f) => FallthroughFifoTimeline.of(f));
+    this.timelines.forEach((tl, i) => this.ins[i]!.setFeed(new InputQueueFeed(tl, this.deferredIn)));
     this.inverseN = 1 / this.fifos.length;
     // The pointer starts on queue 0 at cycle 0 and walks from there (as the per-cycle model's catch-up does).
     this.decidedUntil = 0;
@@ -192,7 +193,7 @@ export class InputArbiter extends ClockedModule {
   }
 
   override trainPosted(ch: AxisChannel): void {
-    this.postedMask |= 1 << ch.consumerInputIndex;
+    this.touchedMask |= 1 << ch.consumerInputIndex;
     this.runPump();
   }
 
@@ -249,25 +250,6 @@ export class InputArbiter extends ClockedModule {
     return a > b ? a : b;
   }
 
-  /** Writes the beats posted on every input in postedMask into its FIFO timeline. */
-  private takePosts(): void {
-    const tls = this.timelines;
-    for (let m = this.postedMask; m !== 0; m &= m - 1) {
-      const i = 31 - Math.clz32(m & -m);
-      const ch = this.ins[i]!;
-      while (ch.postCount > 0) {
-        const p = ch.peekPacket();
-        const beat = ch.peekBeat();
-        const h = ch.peekCycle();
-        tls[i]!.write(h, p, beat);
-        if (beat === p.beats - 1) this.deferredIn.add(h, REG_PKT_IN);
-        ch.shiftPost();
-      }
-    }
-    this.touchedMask |= this.postedMask;
-    this.postedMask = 0;
-  }
-
   /** Per input: the horizon emptyQueueHorizon gave it in the present decision (inputs in its unknownMask). */
   private unknownCycle = new Float64Array(32);
 
@@ -301,9 +283,9 @@ export class InputArbiter extends ClockedModule {
     const out = this.out;
     let wake = IDLE;
     for (;;) {
-      // Posted beats into the FIFO timelines, also those posted while this pump runs (the
-      // lookup answering acceptCycle pumps the stages after it, which may let a producer post).
-      if (this.postedMask !== 0) this.takePosts();
+      // Beats are in the FIFO timelines as soon as they are posted (InputQueueFeed), also
+      // those posted while this pump runs (the lookup answering a handshake question pumps
+      // the stages after it, which may let a producer post): each decision sees them.
       let q = this.curQueue;
       let tl = tls[q]!;
       let offer: number;
@@ -400,6 +382,23 @@ export class InputArbiter extends ClockedModule {
       { name: 'cur_queue', width: 3, read: () => this.curQueue },
       ...this.fifos.map((f, i) => ({ name: `in${i}_level`, width: 8, read: () => f.occupancy() })),
     ];
+  }
+}
+
+/**
+ * An input's queue as its channel's feed: each posted beat is written into the queue's
+ * FIFO timeline at the cycle it moves, and pktin counts a packet when its last beat is
+ * written (input_arbiter_cpu_regs counts at the input).
+ */
+class InputQueueFeed implements PostFeed {
+  constructor(
+    private readonly timeline: FallthroughFifoTimeline,
+    private readonly deferredIn: DeferredCounts,
+  ) {}
+
+  write(cycle: number, packet: Packet, beat: number): void {
+    this.timeline.write(cycle, packet, beat);
+    if (beat === packet.beats - 1) this.deferredIn.add(cycle, REG_PKT_IN);
   }
 }
 
