@@ -1,4 +1,4 @@
-import { netfpgaSpec } from '../../../hw/netfpga-spec/index.ts';
+import { beatBytes, netfpgaSpec } from '../../../hw/netfpga-spec/index.ts';
 import { quietUntilOf, type Port } from '../../dataplane/port.ts';
 import { frameTooLate, type AxisChannel } from '../sim/channel.ts';
 import { BeatFifo } from '../sim/fifo.ts';
@@ -12,6 +12,25 @@ const eth = netfpgaSpec.ethernet;
 const rxSpec = netfpgaSpec.nf10gInterface.rx;
 const txSpec = netfpgaSpec.nf10gInterface.tx;
 const MAC_WORD_BYTES = eth.macWordBytes.value;
+/**
+ * log2 of MAC_WORD_BYTES: word counts (several a frame) by an add and a shift, not a float
+ * division and a rounding.
+ */
+const MAC_WORD_SHIFT = Math.log2(MAC_WORD_BYTES);
+if (!Number.isInteger(MAC_WORD_SHIFT)) throw new Error(`hw/netfpga-spec: macWordBytes ${MAC_WORD_BYTES} is not a power of two`);
+/** 64-bit MAC words in one 256-bit core beat. */
+const WORDS_PER_BEAT = beatBytes / MAC_WORD_BYTES;
+
+/** 64-bit MAC words holding `bytes` bytes. */
+function macWords(bytes: number): number {
+  return (bytes + MAC_WORD_BYTES - 1) >> MAC_WORD_SHIFT;
+}
+
+/** 64-bit MAC words of core beat `beat` of a frame of `length` bytes. */
+function macWordsOfBeat(length: number, beat: number): number {
+  const words = macWords(length - beat * beatBytes);
+  return words < WORDS_PER_BEAT ? words : WORDS_PER_BEAT;
+}
 /** Smallest frame without FCS that a sender's MAC puts on the wire (64 with FCS). */
 const MIN_FRAME_NO_FCS = eth.minFrameBytesWithFcs.value - eth.fcsBytes.value;
 /** Largest frame without FCS the MAC accepts: the reference NIC configures no jumbo frames. */
@@ -153,14 +172,14 @@ export class Nf10gRx extends ClockedModule {
         this.pool.release(p);
         continue;
       }
-      this.bufferedWords += Math.ceil(p.length / MAC_WORD_BYTES);
+      this.bufferedWords += macWords(p.length);
       this.counters[this.idx.rxPackets]!++;
       this.counters[this.idx.rxBytes]! += p.length;
       this.rxq.push(p, lastWord + FIRST_BEAT_AFTER_LAST_WORD);
     }
     if (out.valid && out.ready) {
       const p = this.current!;
-      const words = Math.min(4, Math.ceil((p.length - this.beat * 32) / MAC_WORD_BYTES));
+      const words = macWordsOfBeat(p.length, this.beat);
       this.bufferedWords -= words;
       if (++this.beat === p.beats) {
         this.current = null;
@@ -182,7 +201,7 @@ export class Nf10gRx extends ClockedModule {
   private beatAvailable(p: Packet, k: number): number {
     const per = RX_CYCLES_PER_BEAT;
     if (k < p.beats - 1) return this.firstBeatCycle + per * k;
-    const wordsInLast = Math.ceil((p.length - 32 * k) / MAC_WORD_BYTES);
+    const wordsInLast = macWords(p.length - beatBytes * k);
     return this.firstBeatCycle + per * (k - 1) + wordsInLast;
   }
 
@@ -275,7 +294,7 @@ export class Nf10gRx extends ClockedModule {
           this.pool.release(p);
           continue;
         }
-        this.bufferedWords += Math.ceil(p.length / MAC_WORD_BYTES);
+        this.bufferedWords += macWords(p.length);
         this.deferred.add(firstWord, idx.rxPackets, idx.rxBytes, p.length);
         this.rxq.push(p, lastWord + FIRST_BEAT_AFTER_LAST_WORD);
       }
@@ -290,7 +309,7 @@ export class Nf10gRx extends ClockedModule {
         const h = out.answered(out.consumer!.trainAccept(out, out.posted, out.offerFrom(this.beat === 0 ? this.firstBeatCycle : this.beatAvailable(p, this.beat)), out.afterLast));
         if (h < 0) break;
         out.post(p, this.beat, h);
-        this.movedWords.push(Math.min(4, Math.ceil((p.length - this.beat * 32) / MAC_WORD_BYTES)), h);
+        this.movedWords.push(macWordsOfBeat(p.length, this.beat), h);
         if (++this.beat === p.beats) this.current = null;
       }
       if (this.current !== null || this.rxq.length > 0 || this.wire.length === 0) break;
@@ -363,7 +382,7 @@ export class Nf10gTx extends ClockedModule {
     if (!this.converter.isEmpty() && cycle >= this.nextDrainCycle) {
       const p = this.converter.headPacket()!;
       const k = this.converter.headBeat();
-      const words = Math.min(4, Math.ceil((p.length - k * 32) / MAC_WORD_BYTES));
+      const words = macWordsOfBeat(p.length, k);
       if (this.txQueueWords + words <= this.txQueueCapacityWords) {
         this.converter.pop();
         if (this.trains) this.drainCycles[this.drained++ % this.drainCycles.length] = cycle;
@@ -393,7 +412,7 @@ export class Nf10gTx extends ClockedModule {
     }
     while (this.sending.length > 0 && this.sending.peekTime() <= cycle) {
       const p = this.sending.shift();
-      this.txQueueWords -= Math.ceil(p.length / MAC_WORD_BYTES);
+      this.txQueueWords -= macWords(p.length);
       this.pool.release(p);
     }
     if (this.trains) {
