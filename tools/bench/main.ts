@@ -4,6 +4,7 @@
  * reference NIC, the TAP path next to a plain veth pair. Progress goes to stderr.
  *
  * Options: --json (the object only), --quick (fewer frames), --no-tap.
+ * (--model reference|fatriot: one NIC's rates alone, the child process the bench runs for each.)
  */
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -19,23 +20,39 @@ const { values } = parseArgs({
     json: { type: 'boolean', default: false },
     quick: { type: 'boolean', default: false },
     'no-tap': { type: 'boolean', default: false },
+    model: { type: 'string' },
   },
 });
 
 const log = (msg: string) => process.stderr.write(`bench: ${msg}\n`);
 
-/** tools/bench/tap.ts --compare-wire in a child process (same Node flags); its JSON result. */
-async function runTapBench(): Promise<TapBenchResult> {
-  const { execFile } = await import('node:child_process');
-  const script = fileURLToPath(new URL('./tap.ts', import.meta.url));
+/**
+ * `script` with `args` in a child process (same Node flags, its progress lines on our
+ * stderr); the JSON on the last line of its stdout.
+ */
+async function runChild<T>(script: string, args: string[], what: string): Promise<T> {
+  const { spawn } = await import('node:child_process');
   return new Promise((resolve, reject) => {
-    execFile(process.execPath, [...process.execArgv, script, '--compare-wire'], { encoding: 'utf8', timeout: 300_000 }, (error, stdout, stderr) => {
-      if (error !== null) reject(new Error(`TAP bench failed: ${stderr.trim() || error.message}`));
-      else resolve(JSON.parse(stdout.trim().split('\n').at(-1)!) as TapBenchResult);
+    const child = spawn(process.execPath, [...process.execArgv, script, ...args], { stdio: ['ignore', 'pipe', 'inherit'], timeout: 300_000 });
+    let stdout = '';
+    child.stdout.setEncoding('utf8');
+    child.stdout.on('data', (chunk: string) => (stdout += chunk));
+    child.on('error', reject);
+    child.on('close', (code, signal) => {
+      if (code !== 0) reject(new Error(`${what} failed (${signal ?? `exit code ${code}`}; its messages are above)`));
+      else resolve(JSON.parse(stdout.trim().split('\n').at(-1)!) as T);
     });
   });
 }
+
+/** tools/bench/tap.ts --compare-wire in a child process; its JSON result. */
+function runTapBench(): Promise<TapBenchResult> {
+  return runChild<TapBenchResult>(fileURLToPath(new URL('./tap.ts', import.meta.url)), ['--compare-wire'], 'TAP bench');
+}
+
 const REPEATS = values.quick ? 1 : 3;
+/** Wall time each model runs before its rates are measured. */
+const WARM_UP_MS = 500;
 
 /** The run with the median wall time of REPEATS runs. */
 function medianRun(run: () => ThroughputResult): ThroughputResult {
@@ -54,34 +71,70 @@ async function loadFatriot(): Promise<NicFactory | null> {
   }
 }
 
-async function main(): Promise<void> {
+/** One NIC's rates (the median of REPEATS runs each), measured after a warm-up. */
+interface ModelRates {
+  mpps64: number;
+  gbps1500: number;
+  mcyclesPerSecond: number;
+}
+
+function measureModelRates(name: string, factory: NicFactory): ModelRates {
   const n64 = values.quick ? 20_000 : 100_000;
   const n1500 = values.quick ? 2_000 : 10_000;
+  // Warm the model up before timing: TurboFan compiles the pumps on another thread while
+  // they run, and a first run of 5000 frames ended before it had (a --quick rate was a
+  // fifth of a warm one), so frames run for a while, of both sizes.
+  for (const t0 = performance.now(); performance.now() - t0 < WARM_UP_MS; ) {
+    measureThroughput(factory, 60, 5_000);
+    measureThroughput(factory, 1514, 200);
+  }
+  // The machines are shared and noisy: each rate is that of the median of REPEATS runs.
+  log(`${name}, ${n64} x 64-byte frames (median of ${REPEATS})`);
+  const r64 = medianRun(() => measureThroughput(factory, 60, n64));
+  log(`${name}, ${n1500} x 1500-byte frames (median of ${REPEATS})`);
+  const r1500 = medianRun(() => measureThroughput(factory, 1514, n1500));
+  return { mpps64: r64.mpps, gbps1500: r1500.gbps, mcyclesPerSecond: r64.mcyclesPerSecond };
+}
+
+/**
+ * Each NIC's rates in a process of its own, as the CLI and the daemon run one NIC: the
+ * two NICs share module classes, and the Fatriot NIC's neighbours (five classes behind
+ * the output queues) leave call sites of those classes megamorphic for the reference NIC
+ * run after it in the same process (+5% instructions a frame, tools/bench/instructions.sh
+ * reference-after-fatriot).
+ */
+function runModelRates(nic: 'reference' | 'fatriot'): Promise<ModelRates> {
+  const args = ['--model', nic, ...(values.quick ? ['--quick'] : [])];
+  return runChild<ModelRates>(fileURLToPath(import.meta.url), args, `${nic} NIC model bench`);
+}
+
+async function main(): Promise<void> {
+  if (values.model !== undefined) {
+    if (values.model === 'reference') {
+      process.stdout.write(JSON.stringify(measureModelRates('reference NIC', () => new ReferenceNic())) + '\n');
+    } else if (values.model === 'fatriot') {
+      const fatriot = await loadFatriot();
+      if (fatriot === null) throw new Error('Fatriot NIC unavailable');
+      process.stdout.write(JSON.stringify(measureModelRates('Fatriot NIC', fatriot)) + '\n');
+    } else {
+      throw new Error(`--model must be reference or fatriot, not ${values.model}`);
+    }
+    return;
+  }
   const refnic: NicFactory = () => new ReferenceNic();
   const fatriot = await loadFatriot();
 
-  // Warm both models up (JIT) before timing.
-  measureThroughput(refnic, 60, 5_000);
-  if (fatriot) measureThroughput(fatriot, 60, 5_000);
-
-  // The machines are shared and noisy: each rate is that of the median of REPEATS runs.
-  log(`reference NIC, ${n64} x 64-byte frames (median of ${REPEATS})`);
-  const ref64 = medianRun(() => measureThroughput(refnic, 60, n64));
-  log(`reference NIC, ${n1500} x 1500-byte frames (median of ${REPEATS})`);
-  const ref1500 = medianRun(() => measureThroughput(refnic, 1514, n1500));
+  const ref = await runModelRates('reference');
   const model: Record<string, unknown> = {
-    refnic_64B_mpps: round(ref64.mpps),
-    refnic_1500B_gbps: round(ref1500.gbps),
-    busy_mcycles_per_s: round(ref64.mcyclesPerSecond, 2),
+    refnic_64B_mpps: round(ref.mpps64),
+    refnic_1500B_gbps: round(ref.gbps1500),
+    busy_mcycles_per_s: round(ref.mcyclesPerSecond, 2),
   };
   const latency: Record<string, number> = { refnic: measureLatencyCycles(refnic) };
   if (fatriot) {
-    log(`Fatriot NIC, ${n64} x 64-byte frames (median of ${REPEATS})`);
-    const f64 = medianRun(() => measureThroughput(fatriot, 60, n64));
-    log(`Fatriot NIC, ${n1500} x 1500-byte frames (median of ${REPEATS})`);
-    const f1500 = medianRun(() => measureThroughput(fatriot, 1514, n1500));
-    model.fatriot_64B_mpps = round(f64.mpps);
-    model.fatriot_1500B_gbps = round(f1500.gbps);
+    const f = await runModelRates('fatriot');
+    model.fatriot_64B_mpps = round(f.mpps64);
+    model.fatriot_1500B_gbps = round(f.gbps1500);
     latency.fatriot = measureLatencyCycles(fatriot);
     latency.relay = await measureRelayLatencyCycles();
   }
