@@ -36,7 +36,7 @@ export class AxisChannel {
 
   /** Cycle in which it was last committed, so a channel is committed once a cycle. */
   committedCycle = -1;
-  beatsMoved = 0;
+  /** Packets whose last beat has moved (per cycle: latched; trains: posted). */
   packetsMoved = 0;
   /**
    * The simulator that commits it (set by Simulator.add). A channel is committed
@@ -187,7 +187,6 @@ export class AxisChannel {
     this.posted++;
     this.lastPostedCycle = cycle;
     this.afterLast = beat === packet.beats - 1;
-    this.beatsMoved++;
     if (this.afterLast) this.packetsMoved++;
     this.postsUnseen = true;
   }
@@ -314,10 +313,7 @@ export class AxisChannel {
     const ready = this.ready;
     const packet = this.packet;
     const beat = this.beat;
-    if (valid && ready) {
-      this.beatsMoved++;
-      if (packet !== null && beat === packet.beats - 1) this.packetsMoved++;
-    }
+    if (valid && ready && packet !== null && beat === packet.beats - 1) this.packetsMoved++;
     this.valid = this.nextValid;
     this.ready = this.nextReady;
     this.packet = this.nextPacket;
