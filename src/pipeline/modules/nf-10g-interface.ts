@@ -415,10 +415,8 @@ export class Nf10gTx extends ClockedModule {
       this.txQueueWords -= macWords(p.length);
       this.pool.release(p);
     }
-    if (this.trains) {
-      if (inCh.takeProducerWaiting()) inCh.producer!.trainAcceptable(inCh);
-    }
-    else inCh.setReady(this.converter.levelBeats < this.converter.depthBeats);
+    if (!this.trains) inCh.setReady(this.converter.levelBeats < this.converter.depthBeats);
+    else if (inCh.takeProducerWaiting()) inCh.producer!.trainAcceptable(inCh);
   }
 
   private frameOf(p: Packet): Uint8Array {

@@ -119,7 +119,7 @@ export class NicOutputPortLookup extends ClockedModule {
       // output queues (always ready in WR_PKT) take as soon as it is on dout: pass the beats
       // posted so far on now, rather than have the arbiter stop and come back
       // three beats at a time (16 pumps of every stage a 1514-byte frame; -5% instructions).
-      // The arbiter takes beats posted meanwhile before its next decision.
+      // Beats posted meanwhile are in the arbiter's queues at its next decision (InputQueueFeed).
       this.runPump();
       h = tl.writeCycle(index, offerCycle);
     }
