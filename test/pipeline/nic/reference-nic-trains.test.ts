@@ -232,6 +232,24 @@ describe('ReferenceNic with trains and ports that promise quiet (sinks at the fa
     expect(trains.evaluations).toBeLessThanOrEqual(200 + 20);
   });
 
+  it('throws for a frame from a port that promised none ever, once the arbiter has left that input out', () => {
+    // The input arbiter stops asking an empty input whose producer's Infinity horizon it has
+    // used (InputArbiter liveMask); that is exact only because the receiver then refuses
+    // every frame instead of posting one the arbiter would never look at.
+    const nic = new ReferenceNic({ sim: new Simulator({ trains: true }) });
+    const [nf0, peer0] = createMemoryLink('nf0', 'peer0');
+    const [nf1, peer1] = createMemoryLink('nf1', 'peer1');
+    const [dma0] = createMemoryLink('dma0', 'host0');
+    const liar: Port = { name: 'nf1', attach: (r) => nf1.attach(r), receive: (f, c) => nf1.receive(f, c), transmit: (f, c) => nf1.transmit(f, c), close: () => nf1.close(), quietUntil: () => Number.POSITIVE_INFINITY };
+    nic.attach({ nf: [nf0, liar], dma: [dma0] });
+    const frame = new Uint8Array(60);
+    frame[12] = 0x08;
+    peer0.transmit(frame, 0);
+    nic.sim.runUntil(200);
+    expect(nic.counter('nf0.rxPackets')).toBe(1);
+    expect(() => peer1.transmit(frame, nic.sim.now)).toThrow(/arrives after the model passed/);
+  });
+
   it('refuses a frame from a port that promised none (a sink cannot transmit)', () => {
     const [, far] = createMemoryLink('dma0', 'host0');
     far.sendsNothing();
