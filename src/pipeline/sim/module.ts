@@ -165,7 +165,8 @@ export abstract class ClockedModule {
     return Number.NEGATIVE_INFINITY;
   }
 
-  private pumping = false;
+  /** `pump` is running (read by modules that take a shortcut only outside it). */
+  protected pumping = false;
   private pumpAgain = false;
 
   /**
