@@ -199,6 +199,8 @@ export class FallthroughFifoTimeline implements PostFeed {
   private exitsKnown = 0;
   /** Oldest word still kept (older ones have left for good). */
   private base = 0;
+  /** w of the last word written (writes come in cycle order). */
+  private lastWriteCycle = Number.NEGATIVE_INFINITY;
   private cap = 0;
   /** cap - 1 (cap is a power of two): `k & mask` is k mod cap for any safe integer k. */
   private mask = 0;
@@ -224,8 +226,9 @@ export class FallthroughFifoTimeline implements PostFeed {
 
   /** Records the write of (packet, beat) at the edge of cycle `cycle` (after every earlier write). */
   write(cycle: number, packet: Packet | null, beat: number): void {
-    if (this.written > 0 && cycle <= this.wCycle[(this.written - 1) & this.mask]!) this.fail('writes out of order');
+    if (cycle <= this.lastWriteCycle) this.fail('writes out of order');
     if (this.written - this.base >= this.cap) this.grow(this.cap * 2);
+    this.lastWriteCycle = cycle;
     const i = this.written & this.mask;
     this.wCycle[i] = cycle;
     this.packets[i] = packet;
@@ -320,14 +323,18 @@ export class FallthroughFifoTimeline implements PostFeed {
   forgetBefore(cycle: number): void {
     // e_k needs e_{k-1} and r_{k-3}, and the head's dout cycle needs r of the word before it.
     const limit = Math.min(this.read - 1, this.exitsKnown - 3);
-    let b = this.base;
+    let lo = this.base;
     // In batches: the words kept only cost memory.
-    if (b + 8 > limit) return;
-    while (b < limit && this.rCycle[b & this.mask]! < cycle) {
-      this.packets[b & this.mask] = null;
-      b++;
+    if (lo + 8 > limit) return;
+    // Reads come in cycle order: the first word read at or after `cycle` by bisection. Slots
+    // left behind keep their packet until overwritten (pooled packets: nothing to free).
+    let hi = limit;
+    while (lo < hi) {
+      const mid = lo + ((hi - lo) >> 1);
+      if (this.rCycle[mid & this.mask]! < cycle) lo = mid + 1;
+      else hi = mid;
     }
-    this.base = b;
+    this.base = lo;
   }
 
   /** Throws; kept out of write and readHead so that their bodies stay small enough to inline. */
