@@ -29,11 +29,11 @@ export class DeferredCounts {
   /** Entry i counts one at target[keys[i] & 0xffff], and adds amounts[i] at target[(keys[i] >>> 16) - 1] when that is >= 0. */
   private keys = new Int32Array(16);
   private amounts = new Float64Array(16);
-  /** Queue of entries [head, head + n) in a ring of cycles.length (a power of two). */
+  /** Queue of entries [head, head + n) in a ring of cycles.length (a power of two), in cycle order: the head is the earliest. */
   private head = 0;
   private n = 0;
-  /** Earliest pending cycle (Infinity when none): most settles have nothing to do. */
-  private earliest = Number.POSITIVE_INFINITY;
+  /** cycles.length - 1. */
+  private mask = 15;
   /** Cycle of the last entry in the queue (-Infinity when none). */
   private lastCycle = Number.NEGATIVE_INFINITY;
 
@@ -47,8 +47,8 @@ export class DeferredCounts {
    * -1, once cycle `cycle` has happened.
    */
   add(cycle: number, index: number, index2 = -1, amount2 = 0): void {
-    if (this.n === this.cycles.length) this.grow();
-    const mask = this.cycles.length - 1;
+    if (this.n > this.mask) this.grow();
+    const mask = this.mask;
     let i = (this.head + this.n++) & mask;
     if (cycle < this.lastCycle) {
       // Out of order: move the later entries one place back (stable: after equal cycles).
@@ -66,18 +66,18 @@ export class DeferredCounts {
     this.cycles[i] = cycle;
     this.keys[i] = index | ((index2 + 1) << 16);
     this.amounts[i] = amount2;
-    if (cycle < this.earliest) this.earliest = cycle;
   }
 
   /** Applies every increment of a cycle <= `cycle`; returns the latest cycle applied (-Infinity if none). */
   settle(cycle: number): number {
-    if (this.earliest > cycle) return Number.NEGATIVE_INFINITY;
     const cycles = this.cycles;
+    let head = this.head;
+    // Most settles have nothing due.
+    if (this.n === 0 || cycles[head]! > cycle) return Number.NEGATIVE_INFINITY;
     const keys = this.keys;
     const amounts = this.amounts;
     const target = this.target;
-    const mask = cycles.length - 1;
-    let head = this.head;
+    const mask = this.mask;
     let n = this.n;
     let last = Number.NEGATIVE_INFINITY;
     while (n > 0) {
@@ -93,12 +93,7 @@ export class DeferredCounts {
     }
     this.head = head;
     this.n = n;
-    if (n === 0) {
-      this.earliest = Number.POSITIVE_INFINITY;
-      this.lastCycle = Number.NEGATIVE_INFINITY;
-    } else {
-      this.earliest = cycles[head]!;
-    }
+    if (n === 0) this.lastCycle = Number.NEGATIVE_INFINITY;
     return last;
   }
 
@@ -131,6 +126,7 @@ export class DeferredCounts {
     this.cycles = cycles;
     this.keys = keys;
     this.amounts = amounts;
+    this.mask = m - 1;
     this.head = 0;
   }
 }
