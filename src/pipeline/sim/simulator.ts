@@ -76,6 +76,8 @@ export class Simulator {
   private touchedCount = 0;
   private rng: number;
   private stepping = false;
+  /** settledCycle()'s answer, kept with `now` and `stepping` (trains ask it at every post). */
+  private settled = -1;
   private readonly shuffle: boolean;
   private readonly trainsAllowed: boolean;
   private readonly everyCycle: boolean;
@@ -113,7 +115,7 @@ export class Simulator {
 
   /** The latest cycle whose effects have happened (or are happening, during a step). */
   settledCycle(): number {
-    return this.stepping ? this.now : this.now - 1;
+    return this.settled;
   }
 
   add<M extends ClockedModule>(module: M): M {
@@ -218,6 +220,7 @@ export class Simulator {
       this.step(t);
     }
     if (endCycle > this.now) this.now = endCycle;
+    this.settled = this.now - 1;
     this.settleTrains(endCycle - 1);
     return true;
   }
@@ -232,6 +235,7 @@ export class Simulator {
     // What trains worked out ahead happened by now in the per-cycle run.
     const last = this.settleTrains(limitCycle - 1);
     if (last + 1 > this.now) this.now = last + 1;
+    this.settled = this.now - 1;
     return this.now;
   }
 
@@ -314,6 +318,7 @@ export class Simulator {
     if (this.shuffle) this.shuffleFirst(awake, n);
     this.now = t;
     this.stepping = true;
+    this.settled = t;
     const bridged = this.bridged;
     for (let i = 0; i < n; i++) {
       const m = awake[i]!;
