@@ -201,6 +201,8 @@ export class FallthroughFifoTimeline implements PostFeed {
   private base = 0;
   /** w of the last word written (writes come in cycle order). */
   private lastWriteCycle = Number.NEGATIVE_INFINITY;
+  /** headDoutCycle()'s answer, worked out when the head or its exit becomes known (pumps ask it twice a word). */
+  private headDout = Number.POSITIVE_INFINITY;
   private cap = 0;
   /** cap - 1 (cap is a power of two): `k & mask` is k mod cap for any safe integer k. */
   private mask = 0;
@@ -234,17 +236,30 @@ export class FallthroughFifoTimeline implements PostFeed {
     this.packets[i] = packet;
     this.beatOf[i] = beat;
     this.written++;
+    const headExitKnown = this.read < this.exitsKnown;
     this.computeExits();
+    if (!headExitKnown) this.findHeadDout();
   }
 
   /** First cycle the next unread word is on dout; Infinity when none is written or it waits on a read. */
   headDoutCycle(): number {
+    return this.headDout;
+  }
+
+  /** Works out headDout: d_k = max(e_k + 2, r_{k-1} + 1) for the unread word k. */
+  private findHeadDout(): void {
     const k = this.read;
-    if (k >= this.exitsKnown) return Number.POSITIVE_INFINITY;
+    if (k >= this.exitsKnown) {
+      this.headDout = Number.POSITIVE_INFINITY;
+      return;
+    }
     const e = this.eCycle[k & this.mask]! + 2;
-    if (k === 0) return e;
+    if (k === 0) {
+      this.headDout = e;
+      return;
+    }
     const r1 = this.rCycle[(k - 1) & this.mask]! + 1;
-    return e > r1 ? e : r1;
+    this.headDout = e > r1 ? e : r1;
   }
 
   headPacket(): Packet {
@@ -263,6 +278,7 @@ export class FallthroughFifoTimeline implements PostFeed {
     const p = this.packets[i]!;
     this.read++;
     this.computeExits();
+    this.findHeadDout();
     return p;
   }
 
