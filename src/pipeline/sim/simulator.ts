@@ -62,6 +62,13 @@ export class Simulator {
   private stepCycles = new Float64Array(0);
   /** Per module: 1 when it is evaluated through a TrainBridge. */
   private bridged = new Uint8Array(0);
+  /**
+   * Per module: 1 once it has been evaluated and committed. Every module is evaluated in its
+   * first cycle, through call sites of their own (evaluateFirst, commitFirst), so that the
+   * sites for later steps see only the classes that step again (the bench's line-rate
+   * source, timers), where V8 keeps a polymorphic call instead of a megamorphic lookup.
+   */
+  private seen = new Uint8Array(0);
   /** Per module: the cycle it is due, IDLE when not scheduled. */
   private wakeCycle = new Float64Array(0);
   /** Min-heap of module ids by (wakeCycle, id); heapPos[id] is its index or -1. */
@@ -139,6 +146,9 @@ export class Simulator {
     const bridged = new Uint8Array(n);
     bridged.set(this.bridged);
     this.bridged = bridged;
+    const seen = new Uint8Array(n);
+    seen.set(this.seen);
+    this.seen = seen;
     for (const ch of module.channels) {
       if (ch.id < 0) {
         ch.id = this.channels.length;
@@ -320,16 +330,25 @@ export class Simulator {
     this.stepping = true;
     this.settled = t;
     const bridged = this.bridged;
+    const seen = this.seen;
     for (let i = 0; i < n; i++) {
       const m = awake[i]!;
-      if (bridged[awakeIds[i]!] === 0) m.evaluate(t);
-      else m.bridge!.evaluate(t);
+      const id = awakeIds[i]!;
+      if (bridged[id] !== 0) m.bridge!.evaluate(t);
+      else if (seen[id] !== 0) m.evaluate(t);
+      else this.evaluateFirst(m, t);
     }
     const t1 = t + 1;
     for (let i = 0; i < n; i++) {
       const m = awake[i]!;
       const id = awakeIds[i]!;
-      let next = m.commit(t);
+      let next: number;
+      if (seen[id] !== 0) {
+        next = m.commit(t);
+      } else {
+        next = this.commitFirst(m, t);
+        seen[id] = 1;
+      }
       if (bridged[id] !== 0) next = m.bridge!.nextCycle(t, next);
       if (next < IDLE) this.schedule(id, next <= t ? t1 : next);
     }
@@ -359,6 +378,14 @@ export class Simulator {
     // The kept channels move to the front: they are the start of t+1's list.
     for (let i = 0; i < keep; i++) touched[i] = touched[c + i]!;
     this.touchedCount = keep;
+  }
+
+  private evaluateFirst(m: ClockedModule, t: number): void {
+    m.evaluate(t);
+  }
+
+  private commitFirst(m: ClockedModule, t: number): number {
+    return m.commit(t);
   }
 
   /** Puts module `id` on the heap at `cycle` unless it is due earlier already. */
