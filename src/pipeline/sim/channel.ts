@@ -91,7 +91,11 @@ export class AxisChannel {
    * (the pumps are re-entered then), and frames handed ahead of a promise's cycle.
    */
   producerHolding = false;
-  /** The latest horizon a consumer derived from `idleLookaheadCycles` (the producer must honour it). */
+  /**
+   * The latest horizon a consumer derived from `idleLookaheadCycles` (the producer must honour
+   * it: it throws for a frame that would move before it). Infinity is a promise of no frame
+   * ever, on which the input arbiter leaves the input out for good (InputArbiter liveMask).
+   */
   idleHorizonUsed = Number.NEGATIVE_INFINITY;
   /**
    * The ends' train callbacks, taken from them once when the channel is declared: the
