@@ -203,6 +203,9 @@ export class FallthroughFifoTimeline implements PostFeed {
   private lastWriteCycle = Number.NEGATIVE_INFINITY;
   /** headDoutCycle()'s answer, worked out when the head or its exit becomes known (pumps ask it twice a word). */
   private headDout = Number.POSITIVE_INFINITY;
+  /** r of word read - 1 and e of word exitsKnown - 1 (-Infinity before the first): the recurrences' last terms without a ring load. */
+  private lastReadCycle = Number.NEGATIVE_INFINITY;
+  private lastExitCycle = Number.NEGATIVE_INFINITY;
   private cap = 0;
   /** cap - 1 (cap is a power of two): `k & mask` is k mod cap for any safe integer k. */
   private mask = 0;
@@ -254,11 +257,7 @@ export class FallthroughFifoTimeline implements PostFeed {
       return;
     }
     const e = this.eCycle[k & this.mask]! + 2;
-    if (k === 0) {
-      this.headDout = e;
-      return;
-    }
-    const r1 = this.rCycle[(k - 1) & this.mask]! + 1;
+    const r1 = this.lastReadCycle + 1;
     this.headDout = e > r1 ? e : r1;
   }
 
@@ -275,6 +274,7 @@ export class FallthroughFifoTimeline implements PostFeed {
     if (!(cycle >= this.headDoutCycle())) this.fail(`read at ${cycle} before the word is on dout (${this.headDoutCycle()})`);
     const i = this.read & this.mask;
     this.rCycle[i] = cycle;
+    this.lastReadCycle = cycle;
     const p = this.packets[i]!;
     this.read++;
     this.computeExits();
@@ -373,21 +373,22 @@ export class FallthroughFifoTimeline implements PostFeed {
   private computeExits(): void {
     const mask = this.mask;
     let k = this.exitsKnown;
+    // e_{k-1} (-Infinity before the first word).
+    let prev = this.lastExitCycle;
     while (k < this.written) {
       let e = this.wCycle[k & mask]! + 1;
-      if (k > 0) {
-        const prev = this.eCycle[(k - 1) & mask]! + 1;
-        if (prev > e) e = prev;
-      }
+      if (prev + 1 > e) e = prev + 1;
       if (k >= 3) {
         if (k - 3 >= this.read) break;
         const r3 = this.rCycle[(k - 3) & mask]! + 1;
         if (r3 > e) e = r3;
       }
       this.eCycle[k & mask] = e;
+      prev = e;
       k++;
     }
     this.exitsKnown = k;
+    this.lastExitCycle = prev;
   }
 
   private grow(cap: number): void {
