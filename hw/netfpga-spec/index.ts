@@ -109,9 +109,14 @@ const FCS_BYTES = spec.ethernet.fcsBytes.value;
 const MIN_FRAME_BYTES_WITH_FCS = spec.ethernet.minFrameBytesWithFcs.value;
 const PREAMBLE_IFG_BYTES = spec.ethernet.preambleSfdBytes.value + spec.ethernet.interFrameGapBytes.value;
 
+/** Bytes of a frame with its FCS as the MAC sends it: max(len + FCS, 64) (short frames padded). */
+export function frameBytesWithFcs(frameLenNoFcs: number): number {
+  return Math.max(frameLenNoFcs + FCS_BYTES, MIN_FRAME_BYTES_WITH_FCS);
+}
+
 /** Bytes a frame occupies on the wire: max(len + FCS, 64) + preamble/SFD + inter-frame gap. */
 export function wireBytesPerFrame(frameLenNoFcs: number): number {
-  return Math.max(frameLenNoFcs + FCS_BYTES, MIN_FRAME_BYTES_WITH_FCS) + PREAMBLE_IFG_BYTES;
+  return frameBytesWithFcs(frameLenNoFcs) + PREAMBLE_IFG_BYTES;
 }
 
 /** Maximum frames per second one 10G port carries (float): 14 880 952.38 for 60/64-byte frames. */

@@ -1,4 +1,4 @@
-import { netfpgaSpec, wireBytesPerFrame } from '../../../hw/netfpga-spec/index.ts';
+import { frameBytesWithFcs, netfpgaSpec, wireBytesPerFrame } from '../../../hw/netfpga-spec/index.ts';
 
 /**
  * Exact 10GbE wire time in integer units of half a bit time (0.05 ns at 10 Gb/s),
@@ -11,8 +11,6 @@ export class WireTiming {
   readonly unitsPerByte: number;
   // The spec's byte counts as plain numbers: read once a frame through the spec's fact
   // objects (each of its own shape), the `.value` loads went megamorphic.
-  private readonly fcsBytes = netfpgaSpec.ethernet.fcsBytes.value;
-  private readonly minFrameBytesWithFcs = netfpgaSpec.ethernet.minFrameBytesWithFcs.value;
   private readonly preambleSfdBytes = netfpgaSpec.ethernet.preambleSfdBytes.value;
   private readonly macWordBytes = netfpgaSpec.ethernet.macWordBytes.value;
 
@@ -30,8 +28,7 @@ export class WireTiming {
 
   /** Units from the start of a frame to the end of its FCS (when the MAC has the last word). */
   lastWordUnits(frameLenNoFcs: number): number {
-    const dataBytes = Math.max(frameLenNoFcs + this.fcsBytes, this.minFrameBytesWithFcs);
-    return (this.preambleSfdBytes + dataBytes) * this.unitsPerByte;
+    return (this.preambleSfdBytes + frameBytesWithFcs(frameLenNoFcs)) * this.unitsPerByte;
   }
 
   /** Units from the start of a frame to its first data word (after preamble and the first 8 bytes). */
