@@ -14,6 +14,20 @@ import { setFlagsFromString } from 'node:v8';
  * costs 11.55k instructions a 64-byte frame against 11.64k, the Fatriot NIC 20.0k against
  * 22.5k (16000: 11.4k and 20.9k; 8000 with a per-function limit of 1500: 13.8k and 19.8k).
  */
+/*
+ * Measured and not adopted: --no-concurrent-recompilation (TurboFan compiling on the main
+ * thread when a function gets hot, not on a helper thread while it goes on running). With
+ * concurrent compilation about one model process in ten (3 of 36, 2 of 16, 1 of 36 in
+ * three series of `tools/bench/main.ts --model reference`) comes out of its warm-up with
+ * its pumps compiled worse, for good (a neighbour's pump guard called out of line, with
+ * megamorphic loads): the reference NIC at 0.63-0.74 Mpps against 1.13-1.28. Compiled in
+ * turn, forty processes of forty ran at 1.21-1.29 Mpps, and five alternated pairs gave
+ * reference 1.245-1.26 against 1.175-1.281 Mpps, Fatriot 0.676-0.699 against 0.582-0.704.
+ * But V8 reads the flag only at start (setFlagsFromString leaves the helper thread on), so
+ * every command line would carry it, and the main thread stops for each compilation (up
+ * to ~50 ms for a pump): `npm run demo`, many short runs, took 6.4-6.7 s against 5.0. The
+ * bench takes the median of three processes instead (tools/bench/main.ts runModelRates).
+ */
 export const MODEL_V8_FLAGS: readonly string[] = [
   '--max-inlined-bytecode-size-cumulative=8000',
   '--max-inlined-bytecode-size=920',
