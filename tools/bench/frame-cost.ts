@@ -3,7 +3,7 @@
  * FRAMES frames of LENGTH bytes at line rate nf0 -> dma0 through a NIC, after a short
  * warm-up, as tools/bench/model.ts measures them for the bench.
  *
- * usage: node --import tsx tools/bench/frame-cost.ts FRAMES [LENGTH=60] [reference|fatriot|reference-after-fatriot] [sinks|tap-like|tap-bursts]
+ * usage: node --import tsx/esm tools/bench/frame-cost.ts FRAMES [LENGTH=60] [reference|fatriot|reference-after-fatriot] [sinks|tap-like|tap-bursts]
  * (FATRIOT_V8_TUNING=0: without the model V8 flags, jit-tuning.ts)
  */
 import { FatriotNic } from '../../src/pipeline/nic/fatriot-nic.ts';

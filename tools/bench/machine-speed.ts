@@ -8,7 +8,7 @@
  * within FULL_SPEED_SLACK of the fastest probe of the same process; its rates are the
  * median of those runs, and it reports the median of all runs and how many it kept
  * beside them. A process that runs slow from start to end has a slow fastest probe too,
- * so keeps its slow runs: `probe_ms_min` in the JSON shows it (5.7 ms in the bench on the
+ * so keeps its slow runs: `probe_ms_min` in the JSON shows it (4.6 ms in the bench on the
  * development VM at full speed).
  */
 

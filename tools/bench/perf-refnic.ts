@@ -2,10 +2,10 @@
  * Scratch benchmark for the cycle model's speed (issue 3 item 7), not part of
  * `npm run bench`:
  *
- *   node --import tsx tools/bench/perf-refnic.ts tput [len=60] [count=100000] [reps=3]
+ *   node --import tsx/esm tools/bench/perf-refnic.ts tput [len=60] [count=100000] [reps=3]
  *     measureThroughput of the reference NIC (the bench's own number), best of reps,
  *     plus module evaluations per delivered packet, per module.
- *   node --import tsx tools/bench/perf-refnic.ts digest
+ *   node --import tsx/esm tools/bench/perf-refnic.ts digest
  *     runs mixed random traffic (every port, both directions, both output-queue
  *     variants, drops) and prints a hash of every delivery (port, tag, cycle, length)
  *     and every counter: it must not change when the kernel gets faster.

@@ -25,7 +25,7 @@
  *
  * Root only. Bounded: about 35 s with the defaults (60 s with the wire comparison). Tears everything down, also on error.
  *
- * usage: node --import tsx tools/bench/tap.ts [--backend addon|koffi] [--duration-s 2] [--compare-wire]
+ * usage: node --import tsx/esm tools/bench/tap.ts [--backend addon|koffi] [--duration-s 2] [--compare-wire]
  *        [--forwarder fatriot|reference|wire] [--no-writer-thread]
  */
 import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';

@@ -15,6 +15,20 @@ import { setFlagsFromString } from 'node:v8';
  * 22.5k (16000: 11.4k and 20.9k; 8000 with a per-function limit of 1500: 13.8k and 19.8k).
  */
 /*
+ * A process that runs the model must not detach an ArrayBuffer on its main thread (a
+ * transfer list, ArrayBuffer.prototype.transfer, structuredClone with transfer): V8 then
+ * drops a process-wide assumption (its ArrayBufferDetaching protector) and every
+ * typed-array access in optimized code checks for a detached buffer. The model reads and
+ * writes typed arrays at every beat: the reference NIC ran at 1.10 Mpps against 1.24
+ * with one 8-byte buffer detached at start (tools/bench/frame-cost.ts, three alternated
+ * pairs). tsx's CommonJS loader does it (`node --import tsx`, which loads both of tsx's
+ * loaders; `--trace-protector-invalidation` shows it): the model bench ran 10% slower
+ * under it than the CLI, whose bin/fatriot.mjs registers only tsx's ESM loader (it runs
+ * on a thread of its own, whose detaching leaves the main thread's code alone). So the
+ * processes that run the model load TypeScript through tsx's ESM loader only: the CLI
+ * through tsx/esm/api, `npm run bench` and the tools/bench scripts through
+ * `--import tsx/esm` (test/tools/model-processes.test.ts checks both).
+ *
  * Measured and not adopted: --no-concurrent-recompilation (TurboFan compiling on the main
  * thread when a function gets hot, not on a helper thread while it goes on running). With
  * concurrent compilation about one model process in ten (3 of 36, 2 of 16, 1 of 36 in
