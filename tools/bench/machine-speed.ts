@@ -32,6 +32,7 @@ function probeWork(iterations: number): number {
   return sum;
 }
 
+/** Where the probe's sums go: a store the compiler must keep, so the work is live. */
 let probeSink = 0;
 let probeWarm = false;
 
@@ -46,9 +47,7 @@ export function probeMs(): number {
   }
   const t0 = process.hrtime.bigint();
   probeSink += probeWork(PROBE_ITERATIONS);
-  const ms = Number(process.hrtime.bigint() - t0) / 1e6;
-  // Read the sink so that the work is live (a NaN never appears: the values stay finite).
-  return Number.isNaN(probeSink) ? Number.NaN : ms;
+  return Number(process.hrtime.bigint() - t0) / 1e6;
 }
 
 /** A timed run and the slower of the probes taken just before and just after it. */
@@ -80,11 +79,13 @@ export interface FullSpeedSelection<T> {
   of: number;
 }
 
-/** The run with the median wall time (the faster middle one for an even count). */
-function medianByWall<T>(runs: ProbedRun<T>[]): ProbedRun<T> {
-  const sorted = [...runs].sort((a, b) => a.wallSeconds - b.wallSeconds);
+/** The element with the median `key` (the lower middle one for an even count). */
+export function medianBy<T>(xs: readonly T[], key: (x: T) => number): T {
+  const sorted = [...xs].sort((a, b) => key(a) - key(b));
   return sorted[(sorted.length - 1) >> 1]!;
 }
+
+const byWall = (r: ProbedRun<unknown>): number => r.wallSeconds;
 
 /**
  * The median run of those whose probe took at most FULL_SPEED_SLACK times `fastestProbeMs`
@@ -98,6 +99,6 @@ export function fullSpeedMedian<T>(runs: ProbedRun<T>[], fastestProbeMs = Number
   const kept = runs.filter((r) => r.probeMs <= fastest * FULL_SPEED_SLACK);
   // When every run was slower than the fastest probe taken elsewhere in the process, none
   // counts as full speed, and the median of all is all there is.
-  const fullSpeed = kept.length > 0 ? medianByWall(kept) : medianByWall(runs);
-  return { fullSpeed, all: medianByWall(runs), kept: kept.length, of: runs.length };
+  const all = medianBy(runs, byWall);
+  return { fullSpeed: kept.length > 0 ? medianBy(kept, byWall) : all, all, kept: kept.length, of: runs.length };
 }

@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { ReferenceNic } from '../../src/pipeline/nic/reference-nic.ts';
 import { tuneV8ForModel } from '../../src/pipeline/sim/jit-tuning.ts';
-import { FULL_SPEED_SLACK, fullSpeedMedian, probedRun, probeMs } from './machine-speed.ts';
+import { FULL_SPEED_SLACK, fullSpeedMedian, medianBy, probedRun, probeMs } from './machine-speed.ts';
 import { measureLatencyCycles, measureRelayLatencyCycles, measureThroughput, type NicFactory } from './model.ts';
 import type { TapBenchResult } from './tap.ts';
 
@@ -79,8 +79,9 @@ interface ModelRates {
   mcyclesPerSecond: number;
   mpps64AllRuns: number;
   gbps1500AllRuns: number;
-  /** Full-speed runs of all, 64-byte and 1514-byte runs together ("15/18"). */
-  fullSpeedRuns: string;
+  /** Runs at full speed, and runs in all, 64-byte and 1514-byte runs together. */
+  fullSpeedRuns: number;
+  runs: number;
   /** The fastest probe of the process, in ms. */
   probeMsMin: number;
 }
@@ -111,7 +112,8 @@ function measureModelRates(name: string, factory: NicFactory): ModelRates {
     mcyclesPerSecond: r64.fullSpeed.result.mcyclesPerSecond,
     mpps64AllRuns: r64.all.result.mpps,
     gbps1500AllRuns: r1500.all.result.gbps,
-    fullSpeedRuns: `${r64.kept + r1500.kept}/${r64.of + r1500.of}`,
+    fullSpeedRuns: r64.kept + r1500.kept,
+    runs: r64.of + r1500.of,
     probeMsMin: fastestProbeMs,
   };
 }
@@ -139,7 +141,7 @@ interface ProcessRates extends ModelRates {
   mpps64Processes: number[];
 }
 
-const medianOf = (xs: number[]): number => [...xs].sort((a, b) => a - b)[(xs.length - 1) >> 1]!;
+const medianOf = (xs: number[]): number => medianBy(xs, (x) => x);
 
 /**
  * Each NIC's rates in processes of its own, as the CLI and the daemon run one NIC: the
@@ -156,17 +158,27 @@ async function runModelRates(nic: 'reference' | 'fatriot'): Promise<ProcessRates
   const args = ['--model', nic, ...(values.quick ? ['--quick'] : [])];
   const runs: ModelRates[] = [];
   for (let i = 0; i < PROCESSES; i++) runs.push(await runChild<ModelRates>(fileURLToPath(import.meta.url), args, `${nic} NIC model bench`));
-  const kept = runs.reduce((n, r) => n + Number(r.fullSpeedRuns.split('/')[0]), 0);
-  const of = runs.reduce((n, r) => n + Number(r.fullSpeedRuns.split('/')[1]), 0);
   return {
     mpps64: medianOf(runs.map((r) => r.mpps64)),
     gbps1500: medianOf(runs.map((r) => r.gbps1500)),
     mcyclesPerSecond: medianOf(runs.map((r) => r.mcyclesPerSecond)),
     mpps64AllRuns: medianOf(runs.map((r) => r.mpps64AllRuns)),
     gbps1500AllRuns: medianOf(runs.map((r) => r.gbps1500AllRuns)),
-    fullSpeedRuns: `${kept}/${of}`,
+    fullSpeedRuns: runs.reduce((n, r) => n + r.fullSpeedRuns, 0),
+    runs: runs.reduce((n, r) => n + r.runs, 0),
     probeMsMin: Math.min(...runs.map((r) => r.probeMsMin)),
     mpps64Processes: runs.map((r) => r.mpps64),
+  };
+}
+
+/** A NIC's `model.machine` fields, named after `nic` (refnic, fatriot). */
+function machineFields(nic: string, r: ProcessRates): Record<string, unknown> {
+  return {
+    [`${nic}_64B_mpps_all_runs`]: round(r.mpps64AllRuns),
+    [`${nic}_1500B_gbps_all_runs`]: round(r.gbps1500AllRuns),
+    [`${nic}_full_speed_runs`]: `${r.fullSpeedRuns}/${r.runs}`,
+    [`${nic}_probe_ms_min`]: round(r.probeMsMin),
+    [`${nic}_64B_mpps_processes`]: r.mpps64Processes.map((x) => round(x)),
   };
 }
 
@@ -200,23 +212,13 @@ async function main(): Promise<void> {
   // runs that had the whole core (tools/bench/machine-speed.ts); these are the medians of
   // all runs, how many runs were kept, the probe's fastest time (full speed on the
   // development VM: see the README), and each process's 64-byte rate.
-  const machine: Record<string, unknown> = {
-    refnic_64B_mpps_all_runs: round(ref.mpps64AllRuns),
-    refnic_1500B_gbps_all_runs: round(ref.gbps1500AllRuns),
-    refnic_full_speed_runs: ref.fullSpeedRuns,
-    refnic_probe_ms_min: round(ref.probeMsMin),
-    refnic_64B_mpps_processes: ref.mpps64Processes.map((x) => round(x)),
-  };
+  const machine: Record<string, unknown> = machineFields('refnic', ref);
   const latency: Record<string, number> = { refnic: measureLatencyCycles(refnic) };
   if (fatriot) {
     const f = await runModelRates('fatriot');
     model.fatriot_64B_mpps = round(f.mpps64);
     model.fatriot_1500B_gbps = round(f.gbps1500);
-    machine.fatriot_64B_mpps_all_runs = round(f.mpps64AllRuns);
-    machine.fatriot_1500B_gbps_all_runs = round(f.gbps1500AllRuns);
-    machine.fatriot_full_speed_runs = f.fullSpeedRuns;
-    machine.fatriot_probe_ms_min = round(f.probeMsMin);
-    machine.fatriot_64B_mpps_processes = f.mpps64Processes.map((x) => round(x));
+    Object.assign(machine, machineFields('fatriot', f));
     latency.fatriot = measureLatencyCycles(fatriot);
     latency.relay = await measureRelayLatencyCycles();
   }
